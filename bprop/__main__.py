@@ -1,0 +1,5 @@
+import sys
+
+from bprop.cli import main
+
+sys.exit(main())

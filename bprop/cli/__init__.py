@@ -1,0 +1,63 @@
+"""The ``bprop`` command: argument parsing and printing only.
+
+Each subcommand lives in its own module with two functions: ``add_parser(subparsers)``
+declares its options (argparse only, so ``bprop --help`` stays quick) and ``run(args)``
+does the work, importing anything heavy inside. Exit codes: 0 success, 2 usage error,
+1 any other error, always with one line on stderr.
+"""
+import argparse
+import importlib
+import sys
+
+COMMANDS = ["train", "evaluate", "predict", "gradcheck", "trace", "sweep", "bench"]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="bprop",
+        description="Train, evaluate, trace and gradient-check fully connected networks.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"bprop.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"bprop.cli.{name}":
+                continue  # a command not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from bprop.errors import BpropError
+
+    try:
+        return args.run(args) or 0
+    except BpropError as error:
+        print(f"bprop {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"bprop {args.command}: error: {_os_error_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"bprop {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _os_error_line(error):
+    where = f": {error.filename}" if getattr(error, "filename", None) else ""
+    return f"{error.strerror or error}{where}"
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"bprop {version('bprop')}"
+    except PackageNotFoundError:
+        return "bprop (not installed)"

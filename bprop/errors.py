@@ -1,0 +1,30 @@
+"""The errors bprop raises on purpose.
+
+Every one is a one-line message that says what is wrong and what to do. They subclass
+the built-in type a caller would expect (``ValueError`` for bad input), so
+``except ValueError`` keeps working, and ``BpropError`` catches them all.
+"""
+
+
+class BpropError(Exception):
+    """Base class of every error bprop raises deliberately."""
+
+
+class InputError(BpropError, ValueError):
+    """Bad arguments or data passed to a public function: shapes, NaN/inf, labels, names."""
+
+
+class DataError(BpropError, ValueError):
+    """A data set file is missing, corrupt, truncated or of the wrong kind."""
+
+
+class ModelFileError(BpropError, ValueError):
+    """A model or checkpoint file is corrupt, hostile, from the future or does not match."""
+
+
+class DivergenceError(BpropError, ArithmeticError):
+    """Training produced a NaN or infinite cost."""
+
+
+class TrainingInterrupted(BpropError):
+    """Training was stopped by the user (Ctrl-C) after the last checkpoint was written."""
