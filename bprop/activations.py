@@ -1,0 +1,188 @@
+"""Activation functions σ, each with its derivative beside it.
+
+Every activation is applied element-wise, a = σ(z), except softmax, whose output
+depends on the whole row. Backprop never needs σ' as a matrix of its own: it needs
+the product of an upstream gradient g = ∂C/∂a with the Jacobian ∂a/∂z (a
+vector-Jacobian product). For an element-wise σ that product is g ⊙ σ'(z), the ⊙ of
+BP1 and BP2; for softmax it is the full Jacobian applied row by row.
+
+Each class has three methods:
+
+- ``forward(z, out)``: a = σ(z), written into ``out`` (which may be ``z`` itself only
+  when ``z`` is no longer needed);
+- ``prime(z, a)``: σ'(z), computed from the cached a where that is cheaper;
+- ``vjp(z, a, g, out)``: ∂C/∂z = g ⊙ σ'(z) (``out`` may be ``g``).
+
+All arithmetic stays in the dtype of its inputs (float32 stays float32).
+"""
+import numpy as np
+
+
+class Activation:
+    """Base class: element-wise activations get ``vjp`` from ``prime``."""
+
+    name = None
+    elementwise = True
+
+    def __call__(self, z):
+        return self.forward(z, np.empty_like(z))
+
+    def vjp(self, z, a, g, out=None):
+        """∂C/∂z = ∂C/∂a ⊙ σ'(z): the Hadamard product of BP1 and BP2."""
+        return np.multiply(g, self.prime(z, a), out=out)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Sigmoid(Activation):
+    """σ(z) = 1 / (1 + e^(-z));  σ'(z) = σ(z) (1 - σ(z)), from the cached a = σ(z).
+
+    Computed as ½ + ½ tanh(z/2), which equals the formula above exactly in real
+    arithmetic and never overflows, for any z.
+    """
+
+    name = "sigmoid"
+
+    def forward(self, z, out):
+        np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        return out
+
+    def prime(self, z, a):
+        return a * (1.0 - a)
+
+    def vjp(self, z, a, g, out=None):
+        out = np.multiply(g, a, out=out)
+        out *= 1.0 - a
+        return out
+
+
+class Tanh(Activation):
+    """σ(z) = tanh z;  σ'(z) = 1 - tanh² z = 1 - a²."""
+
+    name = "tanh"
+
+    def forward(self, z, out):
+        return np.tanh(z, out=out)
+
+    def prime(self, z, a):
+        return 1.0 - a * a
+
+
+class ReLU(Activation):
+    """σ(z) = max(0, z);  σ'(z) = 1 where z > 0, else 0 (the subgradient 0 at z = 0)."""
+
+    name = "relu"
+
+    def forward(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def prime(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+    def vjp(self, z, a, g, out=None):
+        if out is None:
+            out = g.copy()
+        elif out is not g:
+            np.copyto(out, g)
+        np.copyto(out, 0, where=z <= 0)
+        return out
+
+
+class LeakyReLU(Activation):
+    """σ(z) = z for z > 0, else αz (α = 0.01);  σ'(z) = 1 for z > 0, else α."""
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha=0.01):
+        self.alpha = float(alpha)
+
+    def forward(self, z, out):
+        np.multiply(z, self.alpha, out=out)
+        return np.maximum(z, out, out=out)
+
+    def prime(self, z, a):
+        return np.where(z > 0, 1.0, self.alpha).astype(z.dtype)
+
+    def __repr__(self):
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+class Identity(Activation):
+    """σ(z) = z;  σ'(z) = 1. The output layer of a regression network."""
+
+    name = "identity"
+
+    def forward(self, z, out):
+        if out is not z:
+            np.copyto(out, z)
+        return out
+
+    def prime(self, z, a):
+        return np.ones_like(z)
+
+    def vjp(self, z, a, g, out=None):
+        if out is None:
+            return g.copy()
+        if out is not g:
+            np.copyto(out, g)
+        return out
+
+
+class Softmax(Activation):
+    """a_j = e^(z_j) / Σ_k e^(z_k), row by row (an output layer).
+
+    Its Jacobian is not diagonal: ∂a_j/∂z_k = a_j (δ_jk - a_k). Backprop applies it
+    to an upstream gradient g = ∂C/∂a without forming it, one row per example:
+
+        ∂C/∂z_k = Σ_j g_j a_j (δ_jk - a_k) = a_k (g_k - Σ_j g_j a_j).
+
+    So softmax works with any cost; with cross-entropy the product simplifies to
+    a - y, which the cost uses directly (see ``costs.py``).
+    """
+
+    name = "softmax"
+    elementwise = False
+
+    def forward(self, z, out):
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)  # shift: e^z never overflows
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def prime(self, z, a):
+        raise TypeError(
+            "softmax has a full Jacobian, not an element-wise derivative; use vjp(z, a, g)"
+        )
+
+    def jacobian(self, a_row):
+        """∂a_j/∂z_k = a_j (δ_jk - a_k) for one example (a 1-D row); for tests and traces."""
+        return np.diag(a_row) - np.outer(a_row, a_row)
+
+    def vjp(self, z, a, g, out=None):
+        inner = np.einsum("ij,ij->i", g, a)[:, None]  # Σ_j g_j a_j, one per row
+        out = np.subtract(g, inner, out=out)
+        out *= a
+        return out
+
+
+ACTIVATIONS = {
+    cls.name: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)
+}
+
+
+def get(name):
+    """The activation called ``name``; raises ValueError naming the choices."""
+    if isinstance(name, Activation):
+        return name
+    try:
+        return ACTIVATIONS[name]()
+    except (KeyError, TypeError):
+        from bprop.errors import InputError
+
+        raise InputError(
+            f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}"
+        ) from None

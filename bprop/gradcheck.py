@@ -1,0 +1,84 @@
+"""Backprop checked against finite differences.
+
+For each parameter p the central difference (Nielsen's equation 46, made symmetric)
+
+    ∂C/∂p ≈ (C(p + ε) - C(p - ε)) / 2ε
+
+costs two forward passes; backprop gets every ∂C/∂p from one forward and one backward
+pass. The comparison runs in float64 on a copy of the network.
+"""
+import numpy as np
+
+from bprop import validation
+
+
+def gradcheck(network, X, Y, epsilon=1e-6, max_params=None, seed=0):
+    """Compare ``network.backprop`` with central finite differences, layer by layer.
+
+    Parameters
+    ----------
+    network : Network (any dtype; the check runs on a float64 copy).
+    X, Y : a mini-batch and its targets, as for ``backprop``.
+    epsilon : float, the step ε.
+    max_params : int, optional
+        Check at most this many parameters per weight matrix / bias vector, chosen at
+        random with ``seed``; by default all of them.
+
+    Returns
+    -------
+    dict with
+        ``layers``: per weight layer l, ``{"weights": err, "biases": err}`` where err is the
+        relative error ‖g_bp - g_fd‖ / (‖g_bp‖ + ‖g_fd‖) over the checked entries;
+        ``max_relative_error``: the largest of those;
+        ``checked``: number of parameters compared;
+        ``forward_passes``: ``{"backprop": 1, "finite_differences": 2 * checked}``
+        (backprop also makes one backward pass).
+    """
+    from bprop.network import Network
+
+    twin = Network(network.sizes, [s.name for s in network.activations], network.cost.name,
+                   dtype="float64")
+    twin.activations = network.activations  # keep any custom parameters (e.g. leaky slope)
+    twin.set_parameters(network.weights, network.biases)
+    X = validation.inputs(X, twin.sizes[0], twin.dtype)
+    Y, _ = validation.targets(Y, len(X), twin.sizes[-1], twin.dtype, twin.is_classifier)
+    epsilon = validation.positive(epsilon, "epsilon")
+
+    nabla_w, nabla_b = twin.backprop(X, Y)
+    rng = np.random.default_rng(seed)
+    layers, checked = [], 0
+    for l in range(twin.n_layers):
+        errors = {}
+        for kind, params, grads in (("weights", twin.weights, nabla_w), ("biases", twin.biases, nabla_b)):
+            p, g_bp = params[l].reshape(-1), grads[l].reshape(-1)
+            indices = np.arange(p.size)
+            if max_params is not None and p.size > max_params:
+                indices = np.sort(rng.choice(p.size, max_params, replace=False))
+            g_fd = np.empty(len(indices))
+            for n, i in enumerate(indices):
+                saved = p[i]
+                p[i] = saved + epsilon
+                cost_plus = _mean_cost(twin, X, Y)
+                p[i] = saved - epsilon
+                cost_minus = _mean_cost(twin, X, Y)
+                p[i] = saved
+                g_fd[n] = (cost_plus - cost_minus) / (2 * epsilon)
+            errors[kind] = _relative_error(g_bp[indices], g_fd)
+            checked += len(indices)
+        layers.append(errors)
+    return {
+        "layers": layers,
+        "max_relative_error": max(max(e.values()) for e in layers),
+        "checked": checked,
+        "forward_passes": {"backprop": 1, "finite_differences": 2 * checked},
+    }
+
+
+def _mean_cost(network, X, Y):
+    zs, activations, _ = network._forward(X, network._workspace(len(X)))
+    return float(network.cost.value(zs[-1], activations[-1], Y).mean())
+
+
+def _relative_error(a, b):
+    scale = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)

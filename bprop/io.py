@@ -1,0 +1,210 @@
+"""Model and checkpoint files: one ``.npz`` of arrays plus a JSON header. Never pickle.
+
+Layout of an archive: a ``header`` entry holding UTF-8 JSON bytes (``format``,
+``version``, ``kind`` and the kind's own fields) and one entry per array
+(``w0``, ``b0``, ``w1``, ...). Reading treats the file as untrusted: pickle is
+disabled, every array's shape and dtype is checked against the header before its data
+is read (so a hostile size claim is refused without allocating), and any problem is a
+``ModelFileError`` of one line. Writing is atomic: a temporary file in the same
+folder, flushed and fsynced, then renamed over the target.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from bprop.errors import ModelFileError
+
+FORMAT = "bprop"
+VERSION = 1
+_ARRAY_DTYPES = ("float32", "float64")
+
+
+# ---- writing ---------------------------------------------------------------------------
+def write_archive(path, kind, arrays, info):
+    """Atomically write ``arrays`` (name → ndarray) and the JSON-able ``info`` to ``path``."""
+    header = {"format": FORMAT, "version": VERSION, "kind": kind, **info}
+    payload = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    payload.update({name: np.ascontiguousarray(a) for name, a in arrays.items()})
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def save(network, path):
+    """Write ``network`` to ``path`` (a ``.npz`` file), atomically."""
+    write_archive(path, "model", network_arrays(network), {"network": network.config()})
+
+
+def network_arrays(network):
+    arrays = {}
+    for l, (w, b) in enumerate(zip(network.weights, network.biases)):
+        arrays[f"w{l}"], arrays[f"b{l}"] = w, b
+    return arrays
+
+
+# ---- reading -----------------------------------------------------------------------------
+def load(path):
+    """Read a network written by ``Network.save`` (or the model inside a checkpoint)."""
+    arrays, header = read_archive(path, kinds=("model", "checkpoint"))
+    return network_from(header["network"], arrays, path)
+
+
+def read_archive(path, kinds, expected_shapes=None):
+    """Read and check an archive; returns ``(arrays, header)``.
+
+    ``expected_shapes`` maps array names to the shapes the header implies; the network's
+    own ``w{l}``/``b{l}`` shapes are always checked against ``header["network"]``.
+    """
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if "header.npy" not in members:
+                raise ModelFileError(f"{name} is not a bprop file: it has no header")
+            if members["header.npy"].file_size > 1 << 24:
+                raise ModelFileError(f"{name}: header is implausibly large")
+            header = _read_header(archive, name)
+            if header.get("kind") not in kinds:
+                raise ModelFileError(f"{name} holds a {header.get('kind')!r}, expected one of {', '.join(kinds)}")
+            shapes = dict(expected_shapes or {})
+            shapes.update(_network_shapes(header, name))
+            arrays = {}
+            for member, info in members.items():
+                if member == "header.npy":
+                    continue
+                if not member.endswith(".npy"):
+                    raise ModelFileError(f"{name}: unexpected entry {member!r}")
+                key = member[:-4]
+                arrays[key] = _read_array(archive, info, key, shapes.get(key), name)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError,
+            OSError, RuntimeError, NotImplementedError) as error:
+        raise ModelFileError(f"{name} is corrupt or not a bprop file ({type(error).__name__}: "
+                             f"{str(error)[:120]})") from None
+    missing = [key for key in shapes if key not in arrays]
+    if missing:
+        raise ModelFileError(f"{name} is missing arrays {', '.join(missing[:5])}")
+    return arrays, header
+
+
+def _read_header(archive, name):
+    with archive.open("header.npy") as file:
+        array = _read_npy(file, None, name, "header", allowed=("uint8",))
+    try:
+        header = json.loads(array.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{name}: header is not valid JSON") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{name} is not a bprop file (no bprop header)")
+    version = header.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{name}: header has no valid format version")
+    if version > VERSION:
+        raise ModelFileError(
+            f"{name} was written in format version {version}, newer than this bprop reads "
+            f"({VERSION}); upgrade bprop to load it"
+        )
+    return header
+
+
+def _network_shapes(header, name):
+    config = header.get("network")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{name}: header does not describe a network")
+    sizes = config.get("sizes")
+    if (not isinstance(sizes, list) or len(sizes) < 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 24 for n in sizes)):
+        raise ModelFileError(f"{name}: header's layer sizes {str(sizes)[:60]} are not valid")
+    shapes = {}
+    for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        shapes[f"w{l}"], shapes[f"b{l}"] = (n_out, n_in), (n_out,)
+    return shapes
+
+
+def _read_array(archive, info, key, shape, name):
+    with archive.open(info) as file:
+        return _read_npy(file, shape, name, key, allowed=_ARRAY_DTYPES, stored_size=info.file_size)
+
+
+def _read_npy(file, shape, name, key, allowed, stored_size=None):
+    """One .npy entry, checking dtype and shape from its header before reading any data."""
+    fmt = np.lib.format
+    version = fmt.read_magic(file)
+    if version == (1, 0):
+        found_shape, fortran, dtype = fmt.read_array_header_1_0(file)
+    elif version in ((2, 0), (3, 0)):
+        found_shape, fortran, dtype = fmt.read_array_header_2_0(file)
+    else:
+        raise ModelFileError(f"{name}: entry {key!r} has unknown .npy version {version}")
+    if dtype.hasobject or dtype.name not in allowed:
+        raise ModelFileError(f"{name}: entry {key!r} has dtype {dtype}, expected {' or '.join(allowed)} "
+                             "(object arrays are never loaded)")
+    if shape is not None and tuple(found_shape) != tuple(shape):
+        raise ModelFileError(f"{name}: {key} has shape {tuple(found_shape)} but the header's "
+                             f"architecture needs {tuple(shape)}")
+    count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
+    nbytes = count * dtype.itemsize
+    if stored_size is not None and nbytes > stored_size:
+        raise ModelFileError(f"{name}: {key} claims {nbytes} bytes but the entry holds {stored_size}")
+    if nbytes > 1 << 34:
+        raise ModelFileError(f"{name}: {key} claims an implausible {nbytes} bytes")
+    data = file.read(nbytes)
+    if len(data) != nbytes:
+        raise ModelFileError(f"{name}: {key} is truncated ({len(data)} of {nbytes} bytes)")
+    array = np.frombuffer(data, dtype=dtype).reshape(found_shape, order="F" if fortran else "C")
+    return np.array(array, order="C")  # writable, owned, C-ordered
+
+
+def network_from(config, arrays, path="model"):
+    """Build a Network from a header's ``network`` config and its arrays."""
+    from bprop.errors import InputError
+    from bprop.network import Network
+
+    name = os.path.basename(os.fspath(path))
+    try:
+        network = Network(config["sizes"], config["activations"], config["cost"],
+                          init=config.get("init"), dtype=config["dtype"], seed=config.get("seed"))
+    except (KeyError, TypeError) as error:
+        raise ModelFileError(f"{name}: header's network description is incomplete ({error})") from None
+    except InputError as error:
+        raise ModelFileError(f"{name}: header's network description is invalid: {error}") from None
+    weights = [arrays[f"w{l}"] for l in range(network.n_layers)]
+    biases = [arrays[f"b{l}"] for l in range(network.n_layers)]
+    for array in weights + biases:
+        if array.dtype != network.dtype:
+            raise ModelFileError(f"{name}: arrays are {array.dtype} but the header says {network.dtype}")
+        if not np.isfinite(array).all():
+            raise ModelFileError(f"{name}: parameters contain NaN or infinite values")
+    network.set_parameters(weights, biases)
+    return network

@@ -1,0 +1,330 @@
+"""The network: its parameters, the forward pass and backpropagation (BP1-BP4).
+
+Notation is Nielsen's, in mini-batch form. Layer l (counted from 0 for the first
+weight layer) has weights w^l of shape (n_out, n_in) -- w_jk connects neuron k of
+the layer below to neuron j -- and biases b^l of shape (n_out,). A mini-batch is a
+matrix with one example per row, so for m examples
+
+    z^l = a^(l-1) (w^l)^T + b^l        (m, n_out): row i is w^l a^(l-1)_i + b^l
+    a^l = σ(z^l)
+
+with a^(-1) = X, the input. Backprop computes the gradient of the mean cost
+C = (1/m) Σ_x C_x by the four equations:
+
+    BP1  δ^L = ∇_a C ⊙ σ'(z^L)                     (in costs.py: Cost.output_delta)
+    BP2  δ^l = (δ^(l+1) w^(l+1)) ⊙ σ'(z^l)          i.e. ((w^(l+1))^T δ^(l+1)) ⊙ σ'(z^l)
+    BP3  ∂C/∂b^l = (1/m) Σ_x δ^l_x
+    BP4  ∂C/∂w^l = (1/m) Σ_x δ^l_x (a^(l-1)_x)^T    = (δ^l)^T a^(l-1) / m
+
+δ stays per example (one row each); the 1/m mean is taken in BP3 and BP4.
+"""
+import numpy as np
+
+from bprop import activations as _activations
+from bprop import costs as _costs
+from bprop import validation
+from bprop.errors import InputError
+
+INITS = ("large", "nielsen", "glorot", "he")
+DTYPES = ("float32", "float64")
+
+
+class Dense:
+    """A fully connected layer of the layer-by-layer builder: ``Dense(n_in, n_out, activation)``."""
+
+    def __init__(self, n_in, n_out, activation="sigmoid"):
+        self.n_in = validation.positive_int(n_in, "n_in")
+        self.n_out = validation.positive_int(n_out, "n_out")
+        self.activation = activation
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, {self.activation!r})"
+
+
+class Network:
+    """A feed-forward network of fully connected layers, trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Neurons per layer, input first: ``[784, 30, 10]`` as in Nielsen's book.
+    activation : str or list of str
+        One name for every layer, or one per weight layer (``len(sizes) - 1`` names):
+        ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``identity``, ``softmax``
+        (softmax only as the output layer).
+    cost : {"quadratic", "cross_entropy"}
+        Cross-entropy is binary for a sigmoid output and categorical for softmax.
+    init : {"large", "nielsen", "glorot", "he"}, optional
+        ``large``: w, b ~ N(0, 1) (Nielsen ch. 1). ``nielsen``: w ~ N(0, 1/n_in),
+        b ~ N(0, 1) (his ch. 3 default). ``glorot``: w ~ U(±sqrt(6/(n_in+n_out))), b = 0.
+        ``he``: w ~ N(0, 2/n_in), b = 0. Default: ``he`` when the first hidden layer is a
+        ReLU, otherwise ``nielsen``.
+    dtype : {"float64", "float32"}
+    seed : int, optional
+        Seeds the initial weights and, unless ``fit`` is given its own, training.
+
+    Attributes
+    ----------
+    weights : list of ndarray, ``weights[l]`` of shape (sizes[l+1], sizes[l])
+    biases : list of ndarray, ``biases[l]`` of shape (sizes[l+1],)
+    """
+
+    def __init__(self, sizes, activation="sigmoid", cost="quadratic", init=None,
+                 dtype="float64", seed=None):
+        sizes = list(sizes) if isinstance(sizes, (list, tuple, np.ndarray)) else sizes
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            raise InputError(f"sizes must be a list of at least two layer sizes, like [784, 30, 10]; got {sizes!r}")
+        self.sizes = [validation.positive_int(n, "each layer size") for n in sizes]
+        n_layers = len(self.sizes) - 1
+        names = [activation] * n_layers if isinstance(activation, str) else list(activation)
+        if len(names) != n_layers:
+            raise InputError(
+                f"activation has {len(names)} names but the network has {n_layers} weight layers; "
+                f"give one name for all or one per layer"
+            )
+        self.activations = [_activations.get(name) for name in names]
+        for sigma in self.activations[:-1]:
+            if not sigma.elementwise:
+                raise InputError(f"{sigma.name} can only be the output layer's activation")
+        self.cost = _costs.get(cost, self.activations[-1])
+        self.dtype = np.dtype(validation.choice(str(np.dtype(dtype)) if _is_dtype(dtype) else dtype,
+                                                "dtype", DTYPES))
+        if init is None:
+            init = "he" if names[0] in ("relu", "leaky_relu") and n_layers > 1 else "nielsen"
+        self.init = validation.choice(init, "init", INITS)
+        self.seed = seed
+        self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
+                                                        np.random.default_rng(seed))
+        self._workspaces = {}
+
+    @classmethod
+    def from_layers(cls, layers, cost="quadratic", init=None, dtype="float64", seed=None):
+        """Build a network layer by layer: ``Network.from_layers([Dense(784, 100, "relu"), Dense(100, 10, "softmax")])``."""
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Dense) for layer in layers):
+            raise InputError("from_layers needs a non-empty list of bprop.Dense layers")
+        for below, above in zip(layers, layers[1:]):
+            if above.n_in != below.n_out:
+                raise InputError(
+                    f"layer {above!r} takes {above.n_in} inputs but the layer below it gives {below.n_out}"
+                )
+        sizes = [layers[0].n_in] + [layer.n_out for layer in layers]
+        return cls(sizes, [layer.activation for layer in layers], cost, init, dtype, seed)
+
+    # ---- description -------------------------------------------------------------
+    @property
+    def n_layers(self):
+        """Number of weight layers, L (one fewer than ``len(sizes)``)."""
+        return len(self.sizes) - 1
+
+    @property
+    def is_classifier(self):
+        """True when the output layer is sigmoid or softmax: outputs read as class scores."""
+        return self.activations[-1].name in ("sigmoid", "softmax")
+
+    def config(self):
+        """The architecture as plain JSON-able values (what ``save`` records)."""
+        return {
+            "sizes": self.sizes,
+            "activations": [sigma.name for sigma in self.activations],
+            "cost": self.cost.name,
+            "init": self.init,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+        }
+
+    def __repr__(self):
+        return (f"Network({self.sizes}, activation={[s.name for s in self.activations]}, "
+                f"cost={self.cost.name!r}, dtype={self.dtype.name!r})")
+
+    # ---- forward -------------------------------------------------------------------
+    def _forward(self, X, workspace, masks=None):
+        """z^l = w^l a^(l-1) + b^l and a^l = σ(z^l) for every layer, into the workspace.
+
+        ``masks[l]``, when given, is hidden layer l's inverted-dropout mask: the next
+        layer sees a^l ⊙ mask, and BP2 scales the gradient flowing back the same way.
+        Returns (zs, activations, inputs): ``activations[l + 1]`` is a^l = σ(z^l) and
+        ``inputs[l]`` is what weight layer l multiplies (X first; a^(l-1) or its dropped copy).
+        """
+        zs, activations, inputs = workspace.zs, workspace.activations, workspace.inputs
+        activations[0] = inputs[0] = a = X
+        for l, (w, b, sigma) in enumerate(zip(self.weights, self.biases, self.activations)):
+            z = np.matmul(a, w.T, out=zs[l])
+            z += b                                            # z^l = w^l a^(l-1) + b^l
+            a = sigma.forward(z, out=activations[l + 1])      # a^l = σ(z^l)
+            if masks is not None and masks[l] is not None:
+                a = np.multiply(a, masks[l], out=workspace.dropped[l])
+            inputs[l + 1] = a
+        return zs, activations, inputs
+
+    def feedforward(self, X):
+        """Output activations a^L for the examples in X (one per row)."""
+        X = validation.inputs(X, self.sizes[0], self.dtype)
+        return self._feedforward_checked(X)
+
+    def _feedforward_checked(self, X, chunk=4096):
+        out = np.empty((len(X), self.sizes[-1]), dtype=self.dtype)
+        for start in range(0, len(X), chunk):
+            rows = X[start:start + chunk]
+            _, activations, _ = self._forward(rows, self._workspace(len(rows)))
+            out[start:start + len(rows)] = activations[-1]
+        return out
+
+    # ---- backward ------------------------------------------------------------------
+    def backprop(self, X, Y):
+        """Gradient of the mean cost over the mini-batch (X, Y), one example per row.
+
+        Returns ``(nabla_w, nabla_b)``, shaped like ``(self.weights, self.biases)``.
+        ``Y`` may be class indices or target rows (see ``fit``).
+        """
+        X = validation.inputs(X, self.sizes[0], self.dtype)
+        Y, _ = validation.targets(Y, len(X), self.sizes[-1], self.dtype, self.is_classifier)
+        workspace = _Workspace(self, len(X))  # fresh: the caller owns the returned arrays
+        return self._backprop(X, Y, workspace)
+
+    def _backprop(self, X, Y, workspace, masks=None):
+        """BP1-BP4 for a clean mini-batch, into ``workspace.nabla_w`` and ``workspace.nabla_b``."""
+        zs, activations, inputs = self._forward(X, workspace, masks)
+        nabla_w, nabla_b, deltas = workspace.nabla_w, workspace.nabla_b, workspace.deltas
+        m = len(X)
+        L = self.n_layers - 1
+        delta = self.cost.output_delta(zs[L], activations[L + 1], Y, out=deltas[L])  # BP1
+        for l in range(L, -1, -1):
+            np.sum(delta, axis=0, out=nabla_b[l])
+            nabla_b[l] /= m                                                # BP3
+            np.matmul(delta.T, inputs[l], out=nabla_w[l])
+            nabla_w[l] /= m                                                # BP4
+            if l > 0:
+                g = np.matmul(delta, self.weights[l], out=deltas[l - 1])  # (w^(l+1))^T δ^(l+1)
+                if masks is not None and masks[l - 1] is not None:
+                    g *= masks[l - 1]
+                delta = self.activations[l - 1].vjp(zs[l - 1], activations[l], g, out=g)  # BP2
+        return nabla_w, nabla_b
+
+    def _workspace(self, m):
+        """Reusable buffers for mini-batches of m rows (a few sizes kept, oldest dropped)."""
+        workspace = self._workspaces.get(m)
+        if workspace is None or not workspace.fits(self):
+            if len(self._workspaces) >= 4:
+                self._workspaces.pop(next(iter(self._workspaces)))
+            workspace = self._workspaces[m] = _Workspace(self, m)
+        return workspace
+
+    # ---- using a trained network ---------------------------------------------------
+    def predict_proba(self, X):
+        """Output activations for X: class probabilities for a softmax output."""
+        return self.feedforward(X)
+
+    def predict(self, X):
+        """Class indices (argmax, or a^L > 0.5 for one sigmoid unit) or, for regression, values."""
+        return self._decide(self.feedforward(X))
+
+    def _decide(self, output):
+        if not self.is_classifier:
+            return output[:, 0] if output.shape[1] == 1 else output
+        if output.shape[1] == 1:
+            return (output[:, 0] > 0.5).astype(np.int64)
+        return output.argmax(axis=1)
+
+    def evaluate(self, X, y):
+        """Mean cost over (X, y), and accuracy when y holds classes.
+
+        Returns a dict ``{"cost": float, "accuracy": float or None, "n": int}``.
+        """
+        X = validation.inputs(X, self.sizes[0], self.dtype)
+        Y, labels = validation.targets(y, len(X), self.sizes[-1], self.dtype, self.is_classifier)
+        return self._evaluate_checked(X, Y, labels)
+
+    def _evaluate_checked(self, X, Y, labels, chunk=4096):
+        total_cost, correct = 0.0, 0
+        for start in range(0, len(X), chunk):
+            rows = slice(start, start + chunk)
+            zs, activations, _ = self._forward(X[rows], self._workspace(len(X[rows])))
+            total_cost += float(self.cost.value(zs[-1], activations[-1], Y[rows]).sum())
+            if labels is not None:
+                correct += int((self._decide(activations[-1]) == labels[rows]).sum())
+        n = len(X)
+        return {"cost": total_cost / n,
+                "accuracy": correct / n if labels is not None else None,
+                "n": n}
+
+    # ---- training and files --------------------------------------------------------
+    def fit(self, X, y, **options):
+        """Train by mini-batch gradient descent; see ``bprop.training.fit`` for the options.
+
+        Returns the history: one record per epoch.
+        """
+        from bprop.training import fit
+
+        return fit(self, X, y, **options)
+
+    def save(self, path):
+        """Write the network to one ``.npz`` file (arrays + JSON header, no pickle), atomically."""
+        from bprop.io import save
+
+        save(self, path)
+
+    def copy_parameters(self):
+        """Copies of (weights, biases)."""
+        return [w.copy() for w in self.weights], [b.copy() for b in self.biases]
+
+    def set_parameters(self, weights, biases):
+        """Replace every weight and bias, checking shapes; values are copied in ``self.dtype``."""
+        if len(weights) != self.n_layers or len(biases) != self.n_layers:
+            raise InputError(f"expected {self.n_layers} weight and bias arrays")
+        for l, (w, b) in enumerate(zip(weights, biases)):
+            shape_w, shape_b = (self.sizes[l + 1], self.sizes[l]), (self.sizes[l + 1],)
+            if np.shape(w) != shape_w or np.shape(b) != shape_b:
+                raise InputError(
+                    f"layer {l}: weights must have shape {shape_w} and biases {shape_b}; "
+                    f"got {np.shape(w)} and {np.shape(b)}"
+                )
+        self.weights = [np.array(w, dtype=self.dtype, order="C") for w in weights]
+        self.biases = [np.array(b, dtype=self.dtype) for b in biases]
+
+
+class _Workspace:
+    """Buffers for one mini-batch size: z^l, a^l, δ^l per layer, and the gradients."""
+
+    def __init__(self, network, m):
+        dtype, sizes = network.dtype, network.sizes
+        self.zs = [np.empty((m, n), dtype) for n in sizes[1:]]
+        self.activations = [None] + [np.empty((m, n), dtype) for n in sizes[1:]]
+        self.inputs = [None] * len(sizes)
+        self.dropped = [np.empty((m, n), dtype) for n in sizes[1:-1]]  # dropout's a^l ⊙ mask
+        self.deltas = [np.empty((m, n), dtype) for n in sizes[1:]]
+        self.nabla_w = [np.empty((n_out, n_in), dtype) for n_in, n_out in zip(sizes, sizes[1:])]
+        self.nabla_b = [np.empty(n, dtype) for n in sizes[1:]]
+        self.sizes, self.dtype = list(sizes), dtype
+
+    def fits(self, network):
+        return self.sizes == network.sizes and self.dtype == network.dtype
+
+
+def _is_dtype(value):
+    try:
+        np.dtype(value)
+        return True
+    except TypeError:
+        return False
+
+
+def _initial_parameters(sizes, init, dtype, rng):
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        if init == "large":            # Nielsen ch. 1: N(0, 1)
+            w = rng.standard_normal((n_out, n_in))
+            b = rng.standard_normal(n_out)
+        elif init == "nielsen":        # Nielsen ch. 3: N(0, 1/n_in) weights
+            w = rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)
+            b = rng.standard_normal(n_out)
+        elif init == "glorot":         # Glorot & Bengio 2010, uniform
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            w = rng.uniform(-limit, limit, (n_out, n_in))
+            b = np.zeros(n_out)
+        else:                          # He et al. 2015: N(0, 2/n_in)
+            w = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
+            b = np.zeros(n_out)
+        weights.append(np.ascontiguousarray(w, dtype=dtype))
+        biases.append(b.astype(dtype))
+    return weights, biases

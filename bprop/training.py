@@ -1,0 +1,288 @@
+"""The training loop: shuffle, cut into mini-batches, backprop, update, evaluate, repeat.
+
+``fit`` is what ``Network.fit`` calls. ``Trainer`` holds everything that changes
+while training (optimizer and schedule state, random-number generators, the position
+in the epoch, the history) so that a checkpoint can capture it and a resumed run ends
+bit-identical to an uninterrupted one.
+"""
+import math
+import time
+
+import numpy as np
+
+from bprop import optimizers, schedules, validation
+from bprop.errors import DivergenceError, InputError
+
+
+class History(list):
+    """One dict per epoch: ``epoch``, ``cost``, ``accuracy``, ``validation_cost``,
+    ``validation_accuracy`` (None without validation data), ``learning_rate``, ``seconds``.
+    """
+
+    def column(self, key):
+        """The values of ``key`` over the epochs, e.g. ``history.column("validation_accuracy")``."""
+        return [record.get(key) for record in self]
+
+
+class Callback:
+    """Hooks called during training; override what you need. Set ``trainer.stop = True`` to stop."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_batch_end(self, trainer, batch, n_batches):
+        pass
+
+    def on_epoch_end(self, trainer, record):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
+
+
+class _FunctionCallback(Callback):
+    """A plain function ``f(record)`` called after each epoch; returning True stops training."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def on_epoch_end(self, trainer, record):
+        if self.function(record) is True:
+            trainer.stop = True
+
+
+def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
+        nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
+        validation_data=None, early_stopping=None, callbacks=(), seed=None):
+    """Train ``network`` by mini-batch gradient descent on (X, y).
+
+    Parameters
+    ----------
+    X : array (n, n_in), one example per row.
+    y : class indices (n,), one-hot or target rows (n, n_out), or values (n,) for one output.
+    epochs, batch_size : int
+    learning_rate : float
+        η. Default 0.1 for SGD, 0.001 for Adam.
+    momentum, nesterov : momentum coefficient μ for ``optimizer="sgd"``, and its Nesterov form.
+    optimizer : {"sgd", "adam"}
+    l2 : float
+        λ of L2 regularisation in Nielsen's form: C = C_0 + (λ / 2n) Σ w², so each step
+        also shrinks w by η λ / n (biases are not regularised). n is the training set size.
+    dropout : float in [0, 1)
+        Probability of dropping each hidden neuron per example (inverted dropout).
+    schedule : {"constant", "step", "plateau"} or a schedule object (see ``schedules``).
+    validation_data : (X_val, y_val), optional. Evaluated after each epoch.
+    early_stopping : int, optional
+        Stop after this many epochs without a better validation score, and restore
+        the best weights.
+    callbacks : list of ``Callback`` or functions ``f(record)`` (return True to stop).
+    seed : int, optional
+        Seeds shuffling and dropout. Default: the network's seed.
+
+    Returns
+    -------
+    History : one dict per epoch (see ``History``).
+    """
+    trainer = Trainer(network, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                      momentum=momentum, nesterov=nesterov, optimizer=optimizer, l2=l2,
+                      dropout=dropout, schedule=schedule, early_stopping=early_stopping,
+                      callbacks=callbacks, seed=seed)
+    return trainer.run(X, y, validation_data)
+
+
+class Trainer:
+    """Mini-batch training of one network with one set of options; see ``fit``."""
+
+    def __init__(self, network, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
+                 nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
+                 early_stopping=None, callbacks=(), seed=None):
+        self.network = network
+        self.epochs = validation.positive_int(epochs, "epochs")
+        self.batch_size = validation.positive_int(batch_size, "batch_size")
+        self.optimizer = optimizers.get(optimizer, momentum, nesterov)
+        if learning_rate is None:
+            learning_rate = 0.001 if self.optimizer.name == "adam" else 0.1
+        self.schedule = schedules.get(schedule, learning_rate)
+        self.l2 = validation.non_negative(l2, "l2")
+        self.dropout = validation.non_negative(dropout, "dropout", upper=1, upper_open=True)
+        self.early_stopping = (None if early_stopping is None
+                               else validation.positive_int(early_stopping, "early_stopping"))
+        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
+        seed = network.seed if seed is None else seed
+        self.seed = seed
+        self.shuffle_rng = np.random.default_rng(seed)
+        self.dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
+        self.history = History()
+        self.epoch = 0          # epochs finished
+        self.batch = 0          # mini-batches finished in the current epoch
+        self.epoch_shuffle_state = None
+        self.running = {"cost": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        self.best = None        # (score, epoch, weights, biases) for early stopping
+        self.stop = False
+
+    # ---- the loop -------------------------------------------------------------------
+    def run(self, X, y, validation_data=None):
+        network = self.network
+        X = validation.inputs(X, network.sizes[0], network.dtype)
+        Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
+                                       network.is_classifier)
+        validation_set = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise InputError("validation_data must be a pair (X_val, y_val)")
+            X_val = validation.inputs(validation_data[0], network.sizes[0], network.dtype, "X_val")
+            Y_val, labels_val = validation.targets(validation_data[1], len(X_val), network.sizes[-1],
+                                                   network.dtype, network.is_classifier, "y_val")
+            validation_set = (X_val, Y_val, labels_val)
+        if self.early_stopping and validation_set is None:
+            raise InputError("early_stopping needs validation_data to watch")
+
+        n = len(X)
+        batch_size = min(self.batch_size, n)
+        n_batches = math.ceil(n / batch_size)
+        params = [p for pair in zip(network.weights, network.biases) for p in pair]
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        last_good = network.copy_parameters()
+
+        while self.epoch < self.epochs and not self.stop:
+            if self.batch == 0:
+                self.epoch_shuffle_state = self.shuffle_rng.bit_generator.state
+            else:  # resuming mid-epoch: replay this epoch's shuffle
+                self.shuffle_rng.bit_generator.state = self.epoch_shuffle_state
+            order = self.shuffle_rng.permutation(n)
+            started = time.perf_counter() - self.running["seconds"]
+            for batch in range(self.batch, n_batches):
+                rows = order[batch * batch_size:(batch + 1) * batch_size]
+                self._step(X, Y, labels, rows, params, n)
+                if not math.isfinite(self.running["cost"]):
+                    network.set_parameters(*last_good)
+                    raise DivergenceError(
+                        f"the cost became NaN or infinite in epoch {self.epoch + 1}, mini-batch "
+                        f"{batch + 1} of {n_batches}; try a smaller learning rate (now "
+                        f"{self.schedule.learning_rate:g}) or check the data for extreme values"
+                    )
+                self.batch = batch + 1
+                self.running["seconds"] = time.perf_counter() - started
+                for callback in self.callbacks:
+                    callback.on_batch_end(self, batch, n_batches)
+                if self.stop:
+                    break
+            if self.batch < n_batches:  # stopped mid-epoch by a callback
+                break
+            record = self._end_epoch(validation_set)
+            last_good = network.copy_parameters()
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record)
+
+        if self.best is not None:
+            network.set_parameters(self.best[2], self.best[3])
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+    def _step(self, X, Y, labels, rows, params, n):
+        """One mini-batch: backprop, L2, update; accumulate the batch's cost and accuracy."""
+        network = self.network
+        m = len(rows)
+        workspace = network._workspace(m)
+        if not hasattr(workspace, "X") or len(workspace.X) != m:
+            workspace.X = np.empty((m, X.shape[1]), network.dtype)
+            workspace.Y = np.empty((m, Y.shape[1]), network.dtype)
+        np.take(X, rows, axis=0, out=workspace.X)
+        np.take(Y, rows, axis=0, out=workspace.Y)
+        masks = self._dropout_masks(m) if self.dropout else None
+
+        nabla_w, nabla_b = network._backprop(workspace.X, workspace.Y, workspace, masks)
+
+        output, z = workspace.activations[-1], workspace.zs[-1]
+        self.running["cost"] += float(network.cost.value(z, output, workspace.Y).sum())
+        if labels is not None:
+            self.running["correct"] += int((network._decide(output) == labels[rows]).sum())
+        self.running["seen"] += m
+
+        if self.l2:
+            shrink = self.l2 / n
+            for w, nabla in zip(network.weights, nabla_w):
+                nabla += shrink * w                       # ∂/∂w of (λ/2n) Σ w²
+        grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
+        self.optimizer.step(params, grads, self.schedule.learning_rate)
+
+    def _dropout_masks(self, m):
+        """Inverted dropout: keep each hidden neuron with probability 1 - p, scaled by 1/(1 - p)."""
+        keep = 1.0 - self.dropout
+        dtype = self.network.dtype
+        masks = []
+        for n_units in self.network.sizes[1:-1]:
+            mask = self.dropout_rng.random((m, n_units), dtype=dtype) < keep
+            masks.append(mask.astype(dtype) / dtype.type(keep))
+        return masks + [None]
+
+    def _end_epoch(self, validation_set):
+        network, running = self.network, self.running
+        record = {
+            "epoch": self.epoch + 1,
+            "cost": running["cost"] / running["seen"],
+            "accuracy": running["correct"] / running["seen"] if network.is_classifier else None,
+            "validation_cost": None,
+            "validation_accuracy": None,
+            "learning_rate": self.schedule.learning_rate,
+            "seconds": running["seconds"],
+        }
+        if validation_set is not None:
+            result = network._evaluate_checked(*validation_set)
+            record["validation_cost"], record["validation_accuracy"] = result["cost"], result["accuracy"]
+        self.history.append(record)
+        self.epoch += 1
+        self.batch = 0
+        self.running = {"cost": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+        if self.schedule.epoch_end(record):
+            self.stop = True
+        if self.early_stopping and validation_set is not None:
+            score = (record["validation_accuracy"] if record["validation_accuracy"] is not None
+                     else -record["validation_cost"])
+            if self.best is None or score > self.best[0]:
+                self.best = (score, record["epoch"], *network.copy_parameters())
+            elif record["epoch"] - self.best[1] >= self.early_stopping:
+                self.stop = True
+        return record
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def state(self):
+        """Everything needed to continue exactly: (arrays, JSON-able info)."""
+        optimizer_arrays, optimizer_info = self.optimizer.state()
+        arrays = {f"optimizer/{key}": value for key, value in optimizer_arrays.items()}
+        best = None
+        if self.best is not None:
+            best = {"score": self.best[0], "epoch": self.best[1]}
+            for l, (w, b) in enumerate(zip(self.best[2], self.best[3])):
+                arrays[f"best/w{l}"], arrays[f"best/b{l}"] = w, b
+        info = {
+            "epochs": self.epochs, "batch_size": self.batch_size, "l2": self.l2,
+            "dropout": self.dropout, "early_stopping": self.early_stopping, "seed": self.seed,
+            "optimizer": optimizer_info, "schedule": self.schedule.state(),
+            "epoch": self.epoch, "batch": self.batch,
+            "epoch_shuffle_state": self.epoch_shuffle_state,
+            "shuffle_state": self.shuffle_rng.bit_generator.state,
+            "dropout_state": self.dropout_rng.bit_generator.state,
+            "running": self.running, "history": list(self.history), "best": best,
+        }
+        return arrays, info
+
+    def load_state(self, arrays, info):
+        """Restore what ``state`` captured (the network's parameters are restored separately)."""
+        self.optimizer.load_state(
+            {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith("optimizer/")},
+            info["optimizer"])
+        self.schedule.load_state(info["schedule"])
+        self.epoch, self.batch = int(info["epoch"]), int(info["batch"])
+        self.epoch_shuffle_state = info["epoch_shuffle_state"]
+        self.shuffle_rng.bit_generator.state = info["shuffle_state"]
+        self.dropout_rng.bit_generator.state = info["dropout_state"]
+        self.running = dict(info["running"])
+        self.history = History(info["history"])
+        if info["best"] is not None:
+            L = self.network.n_layers
+            self.best = (info["best"]["score"], info["best"]["epoch"],
+                         [arrays[f"best/w{l}"].copy() for l in range(L)],
+                         [arrays[f"best/b{l}"].copy() for l in range(L)])
