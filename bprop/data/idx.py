@@ -113,6 +113,11 @@ def _read(stream, name, file_size, max_bytes):
     n_bytes = dtype.itemsize
     for d in shape:
         n_bytes *= d  # Python int: no overflow, however large the claim
+    extent = dtype.itemsize
+    for d in shape:
+        extent *= max(d, 1)
+    if extent > np.iinfo(np.intp).max:  # NumPy refuses such a shape even when a size is 0
+        raise DataError(f"{name}: the header's shape {shape} is too large for any array; the file is corrupt")
     if n_bytes > max_bytes:
         raise DataError(
             f"{name}: the header claims shape {shape} = {n_bytes} bytes, more than the "
