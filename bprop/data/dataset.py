@@ -113,7 +113,8 @@ def check_features(X, where):
         raise DataError(f"{where}: features must be a matrix (n, n_features), got shape {X.shape}")
     if X.shape[1] == 0:
         raise DataError(f"{where}: the examples have no features")
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # too-large values become inf, caught below
+        X = np.ascontiguousarray(X, dtype=np.float32)
     if not np.isfinite(X).all():
         row, column = np.argwhere(~np.isfinite(X))[0]
         raise DataError(
