@@ -230,6 +230,6 @@ def _examples(arrays, prefix, paths):
         raise DataError(f"{images_path}: holds no images")
     if labels.max() > 9:
         raise DataError(f"{labels_path}: label {labels.max()} is not a class 0..9; the file is corrupt")
-    X = images.reshape(len(images), -1).astype(np.float32)
+    X = images.reshape(len(images), images.shape[1] * images.shape[2]).astype(np.float32)
     X /= 255.0
     return X, labels.astype(np.int64)

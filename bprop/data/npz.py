@@ -71,10 +71,10 @@ def load_npz(path, validation_size=None, seed=0, name=None):
 
     features, image_shape = {}, None
     for split, (X, y, (x_key, y_key)) in ((s, p) for s, p in splits.items() if p is not None):
-        X, shape = _flatten_images(X, f"{path} {x_key}")
+        X, shape = _flatten_images(X, f"{path} array {x_key}")
         if split in ("train", "all"):
             image_shape = shape
-        y = _label_vector(y, f"{path} {y_key}")
+        y = _label_vector(y, f"{path} array {y_key}")
         if len(X) != len(y):
             raise DataError(
                 f"{path}: {x_key} has {len(X)} examples but {y_key} has {len(y)} labels; "
@@ -181,7 +181,7 @@ def _flatten_images(X, where):
         X = X[..., 0]
     if X.ndim == 3:
         image_shape = X.shape[1:]
-        X = X.reshape(len(X), -1)
+        X = X.reshape(len(X), X.shape[1] * X.shape[2])
     elif X.ndim != 2:
         raise DataError(f"{where}: shape {X.shape}; expected (n, features) or images (n, height, width)")
     if X.dtype.kind not in "biuf":
