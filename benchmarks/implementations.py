@@ -1,0 +1,292 @@
+"""The implementations the benchmark trains side by side, one small class each.
+
+Every class imports its library in ``__init__`` (so a worker subprocess pays only for its
+own), and has ``build(recipe, seed)``, ``train(model, X, y, epochs)`` and
+``accuracy(model, X, y)``. ``train`` is what the worker times: everything a user's
+training call does, nothing of the set-up.
+"""
+import inspect
+
+import numpy as np
+
+from benchmarks.recipes import initial_parameters
+
+
+class BpropImplementation:
+    name = "bprop"
+
+    def __init__(self):
+        import bprop
+
+        self.bprop = bprop
+
+    def notes(self, recipe):
+        return []
+
+    def build(self, recipe, seed):
+        activations = recipe["activations"]
+        activation = activations[0] if len(set(activations)) == 1 else list(activations)
+        net = self.bprop.Network(recipe["sizes"], activation=activation, cost=recipe["cost"],
+                                 init=recipe["init"], dtype=recipe["dtype"], seed=seed)
+        return {"net": net, "recipe": recipe, "seed": seed, "epochs_done": 0}
+
+    def train(self, model, X, y, epochs):
+        recipe, net = model["recipe"], model["net"]
+        options = dict(epochs=epochs, batch_size=recipe["batch_size"],
+                       learning_rate=recipe["learning_rate"], optimizer=recipe["optimizer"],
+                       seed=model["seed"] + model["epochs_done"])
+        if recipe["optimizer"] == "sgd":
+            options["momentum"] = recipe["momentum"]
+        accepted = inspect.signature(net.fit).parameters
+        for quiet in ("verbose", "progress"):  # no progress bar inside a timed section
+            if quiet in accepted:
+                options[quiet] = False
+        net.fit(X, y, **options)
+        model["epochs_done"] += epochs
+
+    def accuracy(self, model, X, y):
+        return float(model["net"].evaluate(X, y)["accuracy"])
+
+    def train_until(self, model, X, y, X_test, y_test, target, max_epochs, clock):
+        """Recipe D in one ``fit`` call: validation after each epoch, a callback stops it.
+
+        One call keeps the momentum state across epochs, as a user's run would."""
+        recipe, curve = model["recipe"], []
+
+        def stop_at_target(record):
+            accuracy = record["validation_accuracy"]
+            curve.append({"epoch": record["epoch"], "seconds": clock(), "test_accuracy": accuracy})
+            return accuracy >= target
+
+        options = dict(epochs=max_epochs, batch_size=recipe["batch_size"],
+                       learning_rate=recipe["learning_rate"], optimizer=recipe["optimizer"],
+                       seed=model["seed"], validation_data=(X_test, y_test),
+                       callbacks=[stop_at_target])
+        if recipe["optimizer"] == "sgd":
+            options["momentum"] = recipe["momentum"]
+        model["net"].fit(X, y, **options)
+        return curve
+
+
+class TorchImplementation:
+    """``nn.Sequential`` + ``torch.optim`` on 2 CPU threads; shuffled mini-batches taken by
+    indexing the whole training tensor with a slice of a permutation (a DataLoader is far
+    slower at batch size 10, and no fairer)."""
+
+    name = "torch"
+
+    def __init__(self):
+        import torch
+
+        torch.set_num_threads(2)
+        self.torch = torch
+
+    def notes(self, recipe):
+        return ["2 threads; mini-batches gathered from a randperm, no DataLoader; "
+                "init copied from the recipe's scale"]
+
+    def build(self, recipe, seed):
+        torch, nn = self.torch, self.torch.nn
+        torch.manual_seed(seed)
+        dtype = getattr(torch, recipe["dtype"])
+        weights, biases = initial_parameters(recipe, seed)
+        layers = []
+        n_layers = len(weights)
+        for l, (w, b) in enumerate(zip(weights, biases)):
+            linear = nn.Linear(w.shape[1], w.shape[0], dtype=dtype)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(w))
+                linear.bias.copy_(torch.from_numpy(b))
+            layers.append(linear)
+            kind = recipe["activations"][l]
+            if kind == "sigmoid":
+                layers.append(nn.Sigmoid())
+            elif kind == "relu":
+                layers.append(nn.ReLU())
+            elif kind == "softmax" and l == n_layers - 1:
+                pass  # fused into cross_entropy below, as every PyTorch user does
+            else:
+                raise ValueError(f"torch side: no activation {kind!r}")
+        net = nn.Sequential(*layers)
+        if recipe["optimizer"] == "sgd":
+            optimizer = torch.optim.SGD(net.parameters(), lr=recipe["learning_rate"],
+                                        momentum=recipe["momentum"])
+        else:
+            optimizer = torch.optim.Adam(net.parameters(), lr=recipe["learning_rate"])
+        generator = torch.Generator().manual_seed(seed)
+        return {"net": net, "optimizer": optimizer, "generator": generator, "recipe": recipe}
+
+    def train(self, model, X, y, epochs):
+        torch = self.torch
+        F = torch.nn.functional
+        net, optimizer, recipe = model["net"], model["optimizer"], model["recipe"]
+        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
+        n, m = len(X), recipe["batch_size"]
+        quadratic = recipe["cost"] == "quadratic"
+        n_classes = recipe["sizes"][-1]
+        net.train()
+        for _ in range(epochs):
+            permutation = torch.randperm(n, generator=model["generator"])
+            for k in range(0, n, m):
+                index = permutation[k:k + m]
+                x_batch, y_batch = X_t[index], y_t[index]
+                optimizer.zero_grad(set_to_none=True)
+                output = net(x_batch)
+                if quadratic:  # C = mean over the batch of ½‖a - y‖²
+                    target = F.one_hot(y_batch, n_classes).to(output.dtype)
+                    loss = 0.5 * F.mse_loss(output, target, reduction="sum") / len(index)
+                else:
+                    loss = F.cross_entropy(output, y_batch)
+                loss.backward()
+                optimizer.step()
+
+    def accuracy(self, model, X, y):
+        torch = self.torch
+        with torch.inference_mode():
+            predicted = model["net"](torch.from_numpy(X)).argmax(dim=1).numpy()
+        return float(np.mean(predicted == y))
+
+
+class SklearnImplementation:
+    """``MLPClassifier`` driven one epoch per ``partial_fit`` call (exactly one pass over
+    the shuffled data each; no early stopping, no tolerance test, no L2 penalty)."""
+
+    name = "sklearn"
+
+    def __init__(self):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        self.MLPClassifier = MLPClassifier
+
+    def notes(self, recipe):
+        notes = ["own Glorot-uniform init; partial_fit = one epoch"]
+        if recipe["cost"] != "cross_entropy" or recipe["activations"][-1] != "softmax":
+            notes.append("MLPClassifier always uses a softmax output with log-loss: "
+                         "it cannot run sigmoid output + quadratic cost, so it trains a "
+                         "softmax/log-loss network of the same sizes here")
+        return notes
+
+    def build(self, recipe, seed):
+        hidden = recipe["activations"][0]
+        options = dict(
+            hidden_layer_sizes=tuple(recipe["sizes"][1:-1]),
+            activation={"sigmoid": "logistic", "relu": "relu", "tanh": "tanh"}[hidden],
+            solver=recipe["optimizer"], alpha=0.0, batch_size=recipe["batch_size"],
+            learning_rate="constant", learning_rate_init=recipe["learning_rate"],
+            shuffle=True, random_state=seed, early_stopping=False,
+            max_iter=1, tol=0.0, n_iter_no_change=10**9,
+        )
+        if recipe["optimizer"] == "sgd":
+            options.update(momentum=recipe["momentum"], nesterovs_momentum=False)
+        return {"clf": self.MLPClassifier(**options), "classes": np.arange(recipe["sizes"][-1])}
+
+    def train(self, model, X, y, epochs):
+        for _ in range(epochs):
+            model["clf"].partial_fit(X, y, classes=model["classes"])
+
+    def accuracy(self, model, X, y):
+        return float(np.mean(model["clf"].predict(X) == y))
+
+
+class PerExampleImplementation:
+    """The book's per-example loop (``benchmarks/per_example.py``); recipe A only."""
+
+    name = "per_example"
+
+    def __init__(self):
+        from benchmarks import per_example
+
+        self.module = per_example
+
+    def notes(self, recipe):
+        return ["per-example backprop with column vectors, as the book's network.py"]
+
+    def build(self, recipe, seed):
+        if recipe["cost"] != "quadratic" or set(recipe["activations"]) != {"sigmoid"}:
+            raise ValueError("the per-example loop runs the book's recipe (A) only")
+        weights, biases = initial_parameters(recipe, seed)
+        return {"net": self.module.PerExampleNetwork(weights, biases),
+                "rng": self.module.make_rng(seed), "recipe": recipe, "pairs": None}
+
+    def prepare(self, model, X, y):
+        """Convert to the book's list of column-vector pairs: data loading, not training."""
+        model["pairs"] = self.module.as_column_pairs(X, y, model["recipe"]["sizes"][-1])
+
+    def train(self, model, X, y, epochs):
+        recipe = model["recipe"]
+        for _ in range(epochs):
+            model["net"].sgd_epoch(model["pairs"], recipe["batch_size"],
+                                   recipe["learning_rate"], model["rng"])
+
+    def accuracy(self, model, X, y):
+        net = model["net"]
+        predicted = [int(np.argmax(net.feedforward(x.reshape(-1, 1).astype(np.float64))))
+                     for x in X]
+        return float(np.mean(np.array(predicted) == y))
+
+
+class MatmulFloor:
+    """Exactly the matrix products of one training epoch and nothing else, through NumPy.
+
+    Per mini-batch: z^l = a^(l-1) w^l^T for every layer, nabla_w^l = delta^l^T a^(l-1)
+    for every layer, and delta^(l-1) = delta^l w^l for every layer but the first, each
+    into a preallocated ``out=`` buffer. No activation, cost, shuffle or update: the
+    time a NumPy library cannot go below for these layer shapes.
+    """
+
+    name = "matmul_floor"
+
+    def __init__(self):
+        pass
+
+    def notes(self, recipe):
+        return ["matrix products only (forward, nabla_w, delta; no input gradient), "
+                "out= buffers, contiguous batches"]
+
+    def build(self, recipe, seed):
+        weights, _ = initial_parameters(recipe, seed)
+        return {"weights": weights, "recipe": recipe, "buffers": {}}
+
+    def _buffers(self, model, m):
+        if m not in model["buffers"]:
+            dtype = np.dtype(model["recipe"]["dtype"])
+            sizes = model["recipe"]["sizes"]
+            model["buffers"][m] = {
+                "z": [np.empty((m, n), dtype) for n in sizes[1:]],
+                # zeros stand in for BP1's output delta: a product costs the same whatever the values
+                "delta": [np.zeros((m, n), dtype) for n in sizes[1:]],
+                "nabla_w": [np.empty_like(w) for w in model["weights"]],
+            }
+        return model["buffers"][m]
+
+    def train(self, model, X, y, epochs):
+        weights, m = model["weights"], model["recipe"]["batch_size"]
+        n_layers = len(weights)
+        for _ in range(epochs):
+            for k in range(0, len(X), m):
+                a_in = X[k:k + m]
+                buffers = self._buffers(model, len(a_in))
+                z, delta, nabla_w = buffers["z"], buffers["delta"], buffers["nabla_w"]
+                a = a_in
+                for l in range(n_layers):
+                    np.matmul(a, weights[l].T, out=z[l])
+                    a = z[l]
+                for l in reversed(range(n_layers)):
+                    a_prev = z[l - 1] if l else a_in
+                    np.matmul(delta[l].T, a_prev, out=nabla_w[l])
+                    if l:
+                        np.matmul(delta[l], weights[l], out=delta[l - 1])
+
+    def accuracy(self, model, X, y):
+        return None
+
+
+IMPLEMENTATIONS = {
+    cls.name: cls
+    for cls in (BpropImplementation, TorchImplementation, SklearnImplementation,
+                PerExampleImplementation, MatmulFloor)
+}

@@ -1,0 +1,95 @@
+"""A quick smoke run of the benchmark suite (issue 7): structure and sane numbers, no timing thresholds."""
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPETITORS = [name for name, module in (("torch", "torch"), ("sklearn", "sklearn"))
+               if importlib.util.find_spec(module) is not None]
+
+
+def _positive_finite(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    json_path = tmp_path_factory.mktemp("bench") / "quick.json"
+    implementations = ",".join(["bprop", "per_example", "matmul_floor"] + COMPETITORS)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--data", "random", "--recipes", "A,B,D",
+         "--implementations", implementations, "--json", str(json_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(json_path.read_text()), done.stdout
+
+
+def test_quick_run_prints_a_table_naming_the_data_and_isolation(report):
+    _, stdout = report
+    assert "data: random" in stdout
+    assert "own subprocess" in stdout
+    assert "time/bprop" in stdout
+
+
+def test_quick_run_records_machine_data_and_environment(report):
+    data, _ = report
+    assert data["quick"] is True
+    assert data["data"]["source"] == "random"
+    assert set(data["environment"]) >= {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "unset_for_workers"}
+    assert data["machine"]["logical_cpus"] >= 1
+
+
+@pytest.mark.parametrize("recipe", ["A", "B"])
+def test_every_implementation_reports_positive_finite_figures(report, recipe):
+    data, _ = report
+    results = data["recipes"][recipe]["results"]
+    expected = {"bprop", "matmul_floor", *COMPETITORS} | ({"per_example"} if recipe == "A" else set())
+    assert set(results) == expected
+    for name, entry in results.items():
+        assert entry["status"] == "ok", (name, entry)
+        for key in ("seconds_per_epoch", "examples_per_second", "gflops_exact",
+                    "fraction_of_matmul_rate", "peak_rss_mb"):
+            assert _positive_finite(entry[key]), (name, key, entry[key])
+        assert entry["train_extra_rss_mb"] >= 0
+        if name != "bprop":
+            assert _positive_finite(entry["time_ratio_vs_bprop"]), name
+
+
+def test_matmul_floor_defines_the_machine_rate(report):
+    data, _ = report
+    recipe = data["recipes"]["B"]
+    floor = recipe["results"]["matmul_floor"]
+    assert floor["fraction_of_matmul_rate"] == pytest.approx(1.0)
+    assert recipe["machine_matmul_gflops"] == pytest.approx(floor["gflops_exact"])
+    # 784*100 + 100*10 weights: forward and nabla_w for both layers, delta for the second only.
+    assert recipe["flops_per_example"]["exact_matmul"] == 2 * (2 * 78_400 + 2 * 1_000 + 1_000)
+
+
+def test_per_example_loop_is_timed_on_a_subset_and_says_so(report):
+    data, _ = report
+    entry = data["recipes"]["A"]["results"]["per_example"]
+    assert entry["timed_on"] < data["recipes"]["A"]["n_train"]
+    assert any("scaled" in note for note in entry["notes"])
+
+
+def test_time_to_accuracy_records_a_curve_per_run(report):
+    data, _ = report
+    d = data["recipes"]["D"]
+    assert d["target_accuracy"] == 0.85
+    for name in ["bprop", *(["torch"] if "torch" in COMPETITORS else [])]:
+        entry = d["results"][name]
+        assert entry["status"] == "ok", entry
+        assert entry["curves"] and all(_positive_finite(point["seconds"]) for point in entry["curves"][0])
+
+
+def test_import_times_are_measured_in_fresh_interpreters(report):
+    data, _ = report
+    times = data["import_time"]
+    for name in ["python", "bprop", *(["torch"] if "torch" in COMPETITORS else [])]:
+        assert _positive_finite(times[name]["median_seconds"])
