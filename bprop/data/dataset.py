@@ -80,10 +80,9 @@ class Dataset:
         )
 
     def _check_split(self, split, pair):
-        try:
-            X, y = pair
-        except (TypeError, ValueError):
-            raise DataError(f"{self.name}: the {split} split must be a pair (X, y)") from None
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise DataError(f"{self.name}: the {split} split must be a pair (X, y)")
+        X, y = pair
         X = check_features(X, f"{self.name} {split}")
         y = np.asarray(y)
         if y.ndim != 1 or y.dtype.kind not in "iu":
