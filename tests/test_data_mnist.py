@@ -2,7 +2,6 @@
 import gzip
 import hashlib
 import http.server
-import os
 import socket
 import struct
 import threading
@@ -224,6 +223,15 @@ def test_label_outside_0_to_9(fake, tmp_path, monkeypatch):
     monkeypatch.setitem(mnist.SHA256, "mnist", {})
     write_set(tmp_path, files, gzipped=False)
     with pytest.raises(DataError, match="label 10 is not a class 0..9"):
+        load_dataset("mnist", data_dir=tmp_path, download=False)
+
+
+def test_images_with_no_pixels(fake, tmp_path, monkeypatch):
+    files = dict(fake.raw)
+    files["train-images-idx3-ubyte"] = idx_bytes(np.zeros((N_TRAIN, 0, 28), np.uint8))
+    monkeypatch.setitem(mnist.SHA256, "mnist", {})
+    write_set(tmp_path, files, gzipped=False)
+    with pytest.raises(DataError, match="no features"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
 

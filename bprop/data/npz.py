@@ -17,11 +17,6 @@ from bprop.errors import DataError
 
 __all__ = ["load_npz"]
 
-SPLIT_NAMES = {
-    "train": ("x_train", "y_train"),
-    "test": ("x_test", "y_test"),
-    "validation": ("x_val", "y_val"),
-}
 VALIDATION_ALIASES = (("x_val", "y_val"), ("x_valid", "y_valid"), ("x_validation", "y_validation"))
 EXPECTED = "X and y, or x_train and y_train (optionally x_test, y_test, x_val, y_val; any case)"
 

@@ -1,6 +1,5 @@
 """Numeric CSV files: one example per row, one column of class labels."""
 import csv
-import os
 
 import numpy as np
 
