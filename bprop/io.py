@@ -8,6 +8,7 @@ is read (so a hostile size claim is refused without allocating), and any problem
 ``ModelFileError`` of one line. Writing is atomic: a temporary file in the same
 folder, flushed and fsynced, then renamed over the target.
 """
+import contextlib
 import json
 import os
 import tempfile
@@ -28,12 +29,29 @@ def write_archive(path, kind, arrays, info):
     header = {"format": FORMAT, "version": VERSION, "kind": kind, **info}
     payload = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     payload.update({name: np.ascontiguousarray(a) for name, a in arrays.items()})
+    with atomic_file(path) as file:
+        np.savez(file, **payload)
+
+
+def write_text(path, text):
+    """Atomically write a text file (UTF-8)."""
+    with atomic_file(path) as file:
+        file.write(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """A binary file that appears at ``path`` complete or not at all.
+
+    Written to a temporary file in the same folder, flushed and fsynced, then renamed
+    over ``path``; on any error the temporary file is removed and ``path`` is untouched.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **payload)
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)

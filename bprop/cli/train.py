@@ -1,0 +1,109 @@
+"""``bprop train``: train a network into a run folder."""
+import argparse
+
+
+def _int_list(text):
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 784,30,10; got {text!r}")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive layer sizes like 784,30,10; got {text!r}")
+    return values
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train", help="train a network (default: a small network on the bundled 8x8 digits)",
+        description="Train a network and write a run folder with config, metrics, models and plots.",
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", help="digits (default, offline), mnist, fashion-mnist, csv:PATH or npz:PATH")
+    data.add_argument("--data-dir", help="where MNIST files are looked for and downloaded "
+                                         "(default $BPROP_DATA or ~/.cache/bprop)")
+    net = parser.add_argument_group("network")
+    net.add_argument("--preset", choices=["nielsen-ch1", "nielsen-ch3"],
+                     help="the book's setups: ch1 = [784,30,10] sigmoid, quadratic, η=3.0, batch 10, 30 epochs; "
+                          "ch3 = [784,100,10] cross-entropy, λ=5.0, η=0.5, batch 10")
+    shape = net.add_mutually_exclusive_group()
+    shape.add_argument("--sizes", type=_int_list, help="all layer sizes, e.g. 784,30,10")
+    shape.add_argument("--hidden", type=_int_list, help="hidden layer sizes, e.g. 100,100 (default 100)")
+    net.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "leaky_relu", "identity"],
+                     help="hidden layers' activation (default relu)")
+    net.add_argument("--output-activation", choices=["sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"],
+                     help="output layer's activation (default softmax for cross-entropy, else sigmoid)")
+    net.add_argument("--cost", choices=["quadratic", "cross_entropy"], help="default cross_entropy")
+    net.add_argument("--init", choices=["large", "nielsen", "glorot", "he"])
+    net.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
+    opt = parser.add_argument_group("training")
+    opt.add_argument("--optimizer", choices=["sgd", "adam"])
+    opt.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, help="η (default 0.1)")
+    opt.add_argument("--momentum", type=float, help="μ for SGD (default 0.9)")
+    opt.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    opt.add_argument("--l2", type=float, help="λ, L2 regularisation (Nielsen's form)")
+    opt.add_argument("--dropout", type=float, help="probability of dropping a hidden neuron")
+    opt.add_argument("--epochs", type=int)
+    opt.add_argument("--batch-size", type=int)
+    opt.add_argument("--schedule", choices=["constant", "step", "plateau"])
+    opt.add_argument("--early-stopping", type=int, metavar="EPOCHS",
+                     help="stop after this many epochs without a better validation score")
+    opt.add_argument("--seed", type=int)
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", help="run folder (default runs/<name or timestamp>)")
+    out.add_argument("--name", help="name of the run folder under runs/")
+    out.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    out.add_argument("--checkpoint-every", type=int, metavar="N",
+                     help="also checkpoint every N mini-batches (always at each epoch's end)")
+    out.add_argument("--no-plots", action="store_true", help="skip drawing the PNG plots")
+    out.add_argument("--quiet", action="store_true", help="print only the final summary")
+    parser.set_defaults(run=run)
+
+
+OPTION_KEYS = ["dataset", "data_dir", "sizes", "hidden", "activation", "output_activation", "cost",
+               "init", "dtype", "optimizer", "learning_rate", "momentum", "nesterov", "l2", "dropout",
+               "epochs", "batch_size", "schedule", "early_stopping", "seed", "checkpoint_every"]
+
+
+def run(args):
+    import os
+    import sys
+    import time
+
+    from bprop.runs import train_run
+
+    if args.resume:
+        run_dir, resume, options = args.resume, True, {}
+    else:
+        options = {key: getattr(args, key) for key in OPTION_KEYS}
+        if args.preset:
+            options["preset"] = args.preset
+        name = args.name or time.strftime("%Y%m%d-%H%M%S")
+        run_dir = args.out or _free_folder(os.path.join("runs", name))
+        resume = False
+    if not args.quiet:
+        print(f"run folder: {run_dir}", flush=True)
+    summary = train_run(options, run_dir, progress=sys.stderr.isatty() and not args.quiet,
+                        quiet=args.quiet, resume=resume, plots=not args.no_plots)
+    print(_summary_line(summary))
+    return 0
+
+
+def _free_folder(path):
+    import os
+
+    candidate, n = path, 1
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{path}-{n}"
+    return candidate
+
+
+def _summary_line(summary):
+    parts = [f"{summary['dataset']} {summary['sizes']}: {summary['epochs_run']} epochs"]
+    if summary.get("best_epoch"):
+        parts.append(f"best validation {summary['best_validation_accuracy']:.2%} (epoch {summary['best_epoch']})")
+    if summary.get("test_accuracy") is not None:
+        parts.append(f"test accuracy {summary['test_accuracy']:.2%}")
+    parts.append(f"{summary['seconds']:.1f}s training")
+    parts.append(f"-> {summary['run_dir']}")
+    return ", ".join(parts)

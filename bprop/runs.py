@@ -1,0 +1,315 @@
+"""One training run as a folder: configuration, metrics, checkpoints, models and plots.
+
+``train_run(config, run_dir)`` is what ``bprop train`` (and each trial of a sweep) does:
+
+1. resolve the configuration (defaults < preset < given options) and check it;
+2. load the data set and build the network;
+3. train, writing after every epoch (and every N mini-batches when asked) an atomic
+   checkpoint that holds everything needed to continue bit for bit, the metrics so
+   far, and the best model;
+4. evaluate on the test set and draw the plots.
+
+A run folder holds ``config.json``, ``metrics.csv``, ``checkpoint.npz``,
+``model-best.npz``, ``model-last.npz``, ``summary.json`` and PNG plots.
+``train_run(..., resume=True)`` continues a run from its checkpoint.
+"""
+import contextlib
+import csv
+import io as _stringio
+import json
+import os
+import signal
+
+import numpy as np
+
+from bprop import io, validation
+from bprop.errors import DataError, InputError, ModelFileError, TrainingInterrupted
+from bprop.network import Network
+from bprop.training import Callback, Trainer
+
+DEFAULTS = {
+    "dataset": "digits", "data_dir": None, "sizes": None, "hidden": [100],
+    "activation": "relu", "output_activation": None, "cost": "cross_entropy",
+    "optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": False,
+    "l2": 0.0, "dropout": 0.0, "epochs": 30, "batch_size": 32, "schedule": "constant",
+    "early_stopping": None, "init": None, "dtype": "float32", "seed": 0,
+    "checkpoint_every": None,
+}
+
+PRESETS = {
+    # Nielsen, chapter 1: network.py on MNIST, ~95% after 30 epochs.
+    "nielsen-ch1": {"dataset": "mnist", "sizes": [784, 30, 10], "activation": "sigmoid",
+                    "output_activation": "sigmoid", "cost": "quadratic", "optimizer": "sgd",
+                    "learning_rate": 3.0, "momentum": 0.0, "batch_size": 10, "epochs": 30,
+                    "init": "large", "dtype": "float64"},
+    # Nielsen, chapter 3: network2.py, cross-entropy and L2, ~98% on MNIST.
+    "nielsen-ch3": {"dataset": "mnist", "sizes": [784, 100, 10], "activation": "sigmoid",
+                    "output_activation": "sigmoid", "cost": "cross_entropy", "optimizer": "sgd",
+                    "learning_rate": 0.5, "momentum": 0.0, "l2": 5.0, "batch_size": 10,
+                    "epochs": 30, "init": "nielsen", "dtype": "float64"},
+}
+
+CHECKPOINT = "checkpoint.npz"
+
+
+def resolve_config(options, preset=None):
+    """Defaults, then the preset's values, then every option that is not None."""
+    if preset is not None and preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    unknown = sorted(set(options) - set(DEFAULTS) - {"preset"})
+    if unknown:
+        raise InputError(f"unknown run option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+    preset = preset or options.get("preset")
+    config = dict(DEFAULTS)
+    if preset:
+        config.update(PRESETS[validation.choice(preset, "preset", list(PRESETS))])
+        config["preset"] = preset
+    config.update({key: value for key, value in options.items() if value is not None})
+    if config["output_activation"] is None:
+        config["output_activation"] = "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
+    return config
+
+
+def build_network(config, n_features, n_classes):
+    sizes = config["sizes"] or [n_features, *config["hidden"], n_classes]
+    sizes = [validation.positive_int(n, "each layer size") for n in sizes]
+    if sizes[0] != n_features or sizes[-1] != n_classes:
+        raise InputError(
+            f"sizes {sizes} do not fit the data set: it has {n_features} features and "
+            f"{n_classes} classes, so sizes must start with {n_features} and end with {n_classes}"
+        )
+    activations = [config["activation"]] * (len(sizes) - 2) + [config["output_activation"]]
+    return Network(sizes, activations, config["cost"], init=config["init"],
+                   dtype=config["dtype"], seed=config["seed"])
+
+
+def make_trainer(network, config, callbacks=()):
+    return Trainer(network, epochs=config["epochs"], batch_size=config["batch_size"],
+                   learning_rate=config["learning_rate"], momentum=config["momentum"],
+                   nesterov=config["nesterov"], optimizer=config["optimizer"], l2=config["l2"],
+                   dropout=config["dropout"], schedule=config["schedule"],
+                   early_stopping=config["early_stopping"], callbacks=callbacks, seed=config["seed"])
+
+
+def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True):
+    """Train one run into ``run_dir``; returns the summary dict (also in ``summary.json``).
+
+    ``config`` holds run options (see ``DEFAULTS``; ``preset`` may name one of
+    ``PRESETS``). With ``resume=True`` the folder's own ``config.json`` and
+    ``checkpoint.npz`` are used and ``config`` is ignored.
+    """
+    from bprop.data import load_dataset
+
+    run_dir = os.fspath(run_dir)
+    if resume:
+        config = _read_config(run_dir)
+        state = read_checkpoint(os.path.join(run_dir, CHECKPOINT))
+    else:
+        config = resolve_config(config)
+        _claim_folder(run_dir)
+        state = None
+    data = load_dataset(config["dataset"], data_dir=config["data_dir"], progress=progress,
+                        seed=config["seed"])
+    network = build_network(config, data.n_features, len(data.class_names))
+    for key in ("epochs", "batch_size"):
+        validation.positive_int(config[key], key)
+    config.update({"sizes": network.sizes, "init": network.init})
+    if not resume:
+        io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")
+
+    recorder = RunRecorder(run_dir, config)
+    callbacks = [recorder]
+    if not quiet:
+        from bprop.progress import ProgressReporter
+
+        callbacks.append(ProgressReporter(bar=None if progress else False))
+    trainer = make_trainer(network, config, callbacks)
+    if state is not None:
+        network_info, arrays, trainer_info = state
+        if network_info["sizes"] != network.sizes:
+            raise ModelFileError(f"{run_dir}: the checkpoint's network does not match config.json")
+        network.set_parameters([arrays[f"w{l}"] for l in range(network.n_layers)],
+                               [arrays[f"b{l}"] for l in range(network.n_layers)])
+        trainer.load_state({k[8:]: v for k, v in arrays.items() if k.startswith("trainer/")},
+                           trainer_info)
+        recorder.resumed(trainer)
+
+    with _stop_on_ctrl_c(recorder):
+        trainer.run(*data.train, validation_data=data.validation)
+    if recorder.interrupted:
+        raise TrainingInterrupted(
+            f"stopped by Ctrl-C in epoch {trainer.epoch + 1} after mini-batch {trainer.batch}; "
+            f"checkpoint written: resume with `bprop train --resume {run_dir}`"
+        )
+    return finish_run(network, data, trainer, run_dir, config, plots)
+
+
+def finish_run(network, data, trainer, run_dir, config, plots=True):
+    """Save the last model, evaluate on the test set, write summary.json and the plots."""
+    from bprop import metrics
+
+    network.save(os.path.join(run_dir, "model-last.npz"))
+    history = trainer.history
+    summary = {"run_dir": run_dir, "dataset": data.name, "data_source": data.source,
+               "sizes": network.sizes, "epochs_run": len(history),
+               "train_accuracy": history[-1]["accuracy"] if history else None,
+               "validation_accuracy": history[-1]["validation_accuracy"] if history else None,
+               "best_epoch": None, "test_accuracy": None, "test_cost": None,
+               "seconds": sum(record["seconds"] for record in history)}
+    scored = [r for r in history if r["validation_accuracy"] is not None]
+    if scored:
+        best = max(scored, key=lambda r: r["validation_accuracy"])
+        summary["best_epoch"], summary["best_validation_accuracy"] = best["epoch"], best["validation_accuracy"]
+    matrix = None
+    if data.test is not None:
+        X_test, y_test = data.test
+        result = network.evaluate(X_test, y_test)
+        summary["test_accuracy"], summary["test_cost"] = result["accuracy"], result["cost"]
+        predicted = network.predict(X_test)
+        matrix = metrics.confusion_matrix(y_test, predicted, len(data.class_names))
+    io.write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
+    if plots:
+        draw_plots(run_dir, network, data, history, matrix)
+    return summary
+
+
+def draw_plots(run_dir, network, data, history, matrix):
+    from bprop import plots
+
+    title = f"{data.name}  {network.sizes}"
+    if history:
+        plots.learning_curves(history, os.path.join(run_dir, "learning_curves.png"), title)
+    if matrix is not None:
+        plots.confusion_matrix(matrix, data.class_names, os.path.join(run_dir, "confusion_matrix.png"))
+    if data.image_shape is not None:
+        plots.first_layer_weights(network.weights[0], data.image_shape,
+                                  os.path.join(run_dir, "first_layer_weights.png"))
+        if data.test is not None:
+            X_test, y_test = data.test
+            plots.misclassified(X_test, y_test, network.predict(X_test), data.image_shape,
+                                data.class_names, os.path.join(run_dir, "misclassified.png"))
+
+
+# ---- what happens in the folder during training -------------------------------------
+class RunRecorder(Callback):
+    """Writes the checkpoint, metrics.csv and model-best.npz as training goes."""
+
+    def __init__(self, run_dir, config):
+        self.run_dir, self.config = run_dir, config
+        self.every = config.get("checkpoint_every")
+        self.best_score = None
+        self.stop_requested = False
+        self.interrupted = False
+
+    def resumed(self, trainer):
+        scores = [_score(r) for r in trainer.history if _score(r) is not None]
+        self.best_score = max(scores) if scores else None
+
+    def on_batch_end(self, trainer, batch, n_batches):
+        if self.stop_requested:
+            self.write_checkpoint(trainer)
+            self.interrupted = trainer.stop = True
+        elif self.every and trainer.batch % self.every == 0 and trainer.batch < n_batches:
+            self.write_checkpoint(trainer)
+
+    def on_epoch_end(self, trainer, record):
+        network = trainer.network
+        score = _score(record)
+        if score is None or self.best_score is None or score > self.best_score:
+            self.best_score = score
+            network.save(os.path.join(self.run_dir, "model-best.npz"))
+        write_metrics(os.path.join(self.run_dir, "metrics.csv"), trainer.history)
+        self.write_checkpoint(trainer)
+        if self.stop_requested:
+            self.interrupted = trainer.stop = True
+
+    def write_checkpoint(self, trainer):
+        network = trainer.network
+        if not all(np.isfinite(p).all() for p in network.weights + network.biases):
+            return  # never replace the last good checkpoint with a diverged one
+        write_checkpoint(os.path.join(self.run_dir, CHECKPOINT), trainer)
+
+
+def _score(record):
+    if record.get("validation_accuracy") is not None:
+        return record["validation_accuracy"]
+    if record.get("validation_cost") is not None:
+        return -record["validation_cost"]
+    return None
+
+
+def write_checkpoint(path, trainer):
+    arrays, info = trainer.state()
+    payload = io.network_arrays(trainer.network)
+    payload.update({f"trainer/{key}": value for key, value in arrays.items()})
+    io.write_archive(path, "checkpoint", payload, {"network": trainer.network.config(), "trainer": info})
+
+
+def read_checkpoint(path):
+    """(network config, arrays, trainer info) from a checkpoint file, checked."""
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no checkpoint to resume from (the run has not finished an epoch)")
+    arrays, header = io.read_archive(path, kinds=("checkpoint",))
+    trainer_info = header.get("trainer")
+    if not isinstance(trainer_info, dict):
+        raise ModelFileError(f"{os.path.basename(path)}: checkpoint has no training state")
+    io.network_from(header["network"], arrays, path)  # checks the parameters themselves
+    return header["network"], arrays, trainer_info
+
+
+def write_metrics(path, history):
+    columns = ["epoch", "cost", "accuracy", "validation_cost", "validation_accuracy",
+               "learning_rate", "seconds"]
+    buffer = _stringio.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for record in history:
+        writer.writerow(["" if record.get(c) is None else record[c] for c in columns])
+    io.write_text(path, buffer.getvalue())
+
+
+def _claim_folder(run_dir):
+    """Create the run folder and prove it writable, before any data is loaded or trained on."""
+    if os.path.exists(os.path.join(run_dir, "config.json")):
+        raise InputError(
+            f"{run_dir} already holds a run; choose another --out, or continue it with --resume {run_dir}"
+        )
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        io.write_text(os.path.join(run_dir, ".write-test"), "ok")
+        os.unlink(os.path.join(run_dir, ".write-test"))
+    except OSError as error:
+        raise InputError(f"cannot write to the run folder {run_dir}: {error.strerror or error}") from None
+
+
+def _read_config(run_dir):
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except FileNotFoundError:
+        raise InputError(f"{run_dir} is not a run folder (it has no config.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise DataError(f"{path} does not hold a run configuration")
+    return resolve_config({k: v for k, v in config.items() if k != "preset"})
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(recorder):
+    """First Ctrl-C: finish the mini-batch, write a checkpoint, stop. Second: stop at once."""
+    def request_stop(signum, frame):
+        if recorder.stop_requested:
+            raise KeyboardInterrupt
+        recorder.stop_requested = True
+
+    try:
+        previous = signal.signal(signal.SIGINT, request_stop)
+    except ValueError:  # not the main thread (e.g. a Dask worker): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
