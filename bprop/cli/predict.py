@@ -1,0 +1,49 @@
+"""``bprop predict``: predictions of a saved model for images, .npy or .csv rows."""
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "predict", help="predict classes for image files, .npy or .csv rows",
+        description="Predict with MODEL for each INPUT: PNG/JPEG images (grayscale, resized to the "
+                    "model's square input, pixels scaled to [0, 1], inverted when the background is "
+                    "light, since MNIST digits are light on dark), .npy arrays or .csv rows of features.")
+    parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("inputs", metavar="INPUT", nargs="+")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--top", type=int, default=3, help="show the top K class probabilities")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    import json
+
+    import numpy as np
+
+    import bprop
+    from bprop.inputs import read_inputs
+
+    network = bprop.load(args.model)
+    results = []
+    for path in args.inputs:
+        X = read_inputs(path, network.sizes[0])
+        output = network.predict_proba(X)
+        predictions = network.predict(X)
+        for row, (out, prediction) in enumerate(zip(output, predictions)):
+            item = {"input": path, "row": row}
+            if network.is_classifier:
+                item["prediction"] = int(prediction)
+                order = np.argsort(out)[::-1][:max(1, args.top)]
+                item["top"] = [[int(k), float(out[k])] for k in order]
+            else:
+                item["prediction"] = np.atleast_1d(prediction).tolist()
+            results.append(item)
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    for item in results:
+        where = item["input"] + (f"[{item['row']}]" if item["row"] or item["input"].endswith((".npy", ".csv")) else "")
+        line = f"{where}: {item['prediction']}"
+        if "top" in item:
+            line += "  (" + ", ".join(f"{k}: {p:.3f}" for k, p in item["top"]) + ")"
+        print(line)
+    return 0
