@@ -17,7 +17,8 @@ def epoch_line(record, epochs):
     if record.get("validation_accuracy") is not None:
         parts.append(f"val {record['validation_accuracy']:.2%}")
     parts.append(f"η {record['learning_rate']:g}")
-    parts.append(f"{record['seconds']:.2f}s")
+    seconds = record["seconds"]
+    parts.append(f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s")
     return "  ".join(parts)
 
 
