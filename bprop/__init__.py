@@ -2,26 +2,33 @@
 
 A small, fast NumPy implementation of fully connected feed-forward networks trained
 by the four equations of backpropagation, in Nielsen's notation.
+
+The public names below are loaded on first use, so ``import bprop`` (and ``bprop --help``)
+stay quick.
 """
-from bprop.errors import (BpropError, DataError, DivergenceError, InputError, ModelFileError,
-                          TrainingInterrupted)
-from bprop.gradcheck import gradcheck
-from bprop.io import load
-from bprop.network import Dense, Network
-from bprop.training import Callback, History, Trainer
+import importlib
 
 __version__ = "0.1.0"
 
+_PUBLIC = {
+    "Network": "bprop.network", "Dense": "bprop.network",
+    "load": "bprop.io", "gradcheck": "bprop.gradcheck", "trace": "bprop.tracing",
+    "Trainer": "bprop.training", "Callback": "bprop.training", "History": "bprop.training",
+    "BpropError": "bprop.errors", "InputError": "bprop.errors", "DataError": "bprop.errors",
+    "ModelFileError": "bprop.errors", "DivergenceError": "bprop.errors",
+    "TrainingInterrupted": "bprop.errors",
+}
 
-def trace(*args, **kwargs):
-    """One training step, every number labelled by its equation; see ``bprop.trace_step``."""
-    from bprop.tracing import trace as _trace
-
-    return _trace(*args, **kwargs)
+__all__ = list(_PUBLIC)
 
 
-__all__ = [
-    "Network", "Dense", "load", "gradcheck", "trace", "Trainer", "Callback", "History",
-    "BpropError", "InputError", "DataError", "ModelFileError", "DivergenceError",
-    "TrainingInterrupted",
-]
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bprop' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -222,6 +222,11 @@ class Network:
     def _decide(self, output):
         if not self.is_classifier:
             return output[:, 0] if output.shape[1] == 1 else output
+        return self._classes(output)
+
+    @staticmethod
+    def _classes(output):
+        """Class indices read from output rows: the argmax, or a > 0.5 for a single unit."""
         if output.shape[1] == 1:
             return (output[:, 0] > 0.5).astype(np.int64)
         return output.argmax(axis=1)
@@ -242,7 +247,7 @@ class Network:
             zs, activations, _ = self._forward(X[rows], self._workspace(len(X[rows])))
             total_cost += float(self.cost.value(zs[-1], activations[-1], Y[rows]).sum())
             if labels is not None:
-                correct += int((self._decide(activations[-1]) == labels[rows]).sum())
+                correct += int((self._classes(activations[-1]) == labels[rows]).sum())
         n = len(X)
         return {"cost": total_cost / n,
                 "accuracy": correct / n if labels is not None else None,

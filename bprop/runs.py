@@ -103,7 +103,9 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     run_dir = os.fspath(run_dir)
     if resume:
         config = _read_config(run_dir)
-        state = read_checkpoint(os.path.join(run_dir, CHECKPOINT))
+        checkpoint = os.path.join(run_dir, CHECKPOINT)
+        # Killed before the first checkpoint: nothing was kept, so start from the beginning.
+        state = read_checkpoint(checkpoint) if os.path.exists(checkpoint) else None
     else:
         config = resolve_config(config)
         _claim_folder(run_dir)
@@ -160,20 +162,20 @@ def finish_run(network, data, trainer, run_dir, config, plots=True):
     if scored:
         best = max(scored, key=lambda r: r["validation_accuracy"])
         summary["best_epoch"], summary["best_validation_accuracy"] = best["epoch"], best["validation_accuracy"]
-    matrix = None
+    matrix = predicted = None
     if data.test is not None:
         X_test, y_test = data.test
         result = network.evaluate(X_test, y_test)
         summary["test_accuracy"], summary["test_cost"] = result["accuracy"], result["cost"]
-        predicted = network.predict(X_test)
+        predicted = network._classes(network.feedforward(X_test))
         matrix = metrics.confusion_matrix(y_test, predicted, len(data.class_names))
     io.write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     if plots:
-        draw_plots(run_dir, network, data, history, matrix)
+        draw_plots(run_dir, network, data, history, matrix, predicted)
     return summary
 
 
-def draw_plots(run_dir, network, data, history, matrix):
+def draw_plots(run_dir, network, data, history, matrix, predicted):
     from bprop import plots
 
     title = f"{data.name}  {network.sizes}"
@@ -184,10 +186,10 @@ def draw_plots(run_dir, network, data, history, matrix):
     if data.image_shape is not None:
         plots.first_layer_weights(network.weights[0], data.image_shape,
                                   os.path.join(run_dir, "first_layer_weights.png"))
-        if data.test is not None:
+        if predicted is not None:
             X_test, y_test = data.test
-            plots.misclassified(X_test, y_test, network.predict(X_test), data.image_shape,
-                                data.class_names, os.path.join(run_dir, "misclassified.png"))
+            plots.misclassified(X_test, y_test, predicted, data.image_shape, data.class_names,
+                                os.path.join(run_dir, "misclassified.png"))
 
 
 # ---- what happens in the folder during training -------------------------------------

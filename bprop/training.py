@@ -126,6 +126,7 @@ class Trainer:
         X = validation.inputs(X, network.sizes[0], network.dtype)
         Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
                                        network.is_classifier)
+        self.has_labels = labels is not None
         validation_set = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -198,7 +199,7 @@ class Trainer:
         output, z = workspace.activations[-1], workspace.zs[-1]
         self.running["cost"] += float(network.cost.value(z, output, workspace.Y).sum())
         if labels is not None:
-            self.running["correct"] += int((network._decide(output) == labels[rows]).sum())
+            self.running["correct"] += int((network._classes(output) == labels[rows]).sum())
         self.running["seen"] += m
 
         if self.l2:
@@ -223,7 +224,7 @@ class Trainer:
         record = {
             "epoch": self.epoch + 1,
             "cost": running["cost"] / running["seen"],
-            "accuracy": running["correct"] / running["seen"] if network.is_classifier else None,
+            "accuracy": running["correct"] / running["seen"] if self.has_labels else None,
             "validation_cost": None,
             "validation_accuracy": None,
             "learning_rate": self.schedule.learning_rate,

@@ -34,10 +34,13 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from bprop.errors import BpropError
+    from bprop.errors import BpropError, TrainingInterrupted
 
     try:
         return args.run(args) or 0
+    except TrainingInterrupted as error:
+        print(f"bprop {args.command}: {error}", file=sys.stderr)
+        return 130
     except BpropError as error:
         print(f"bprop {args.command}: error: {error}", file=sys.stderr)
         return 1
