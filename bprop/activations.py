@@ -101,6 +101,8 @@ class LeakyReLU(Activation):
         self.alpha = float(alpha)
 
     def forward(self, z, out):
+        if np.may_share_memory(z, out):  # αz into out would overwrite the z still needed
+            return np.maximum(z, self.alpha * z, out=out)
         np.multiply(z, self.alpha, out=out)
         return np.maximum(z, out, out=out)
 
