@@ -18,6 +18,7 @@ import numpy as np
 
 from bprop.errors import ModelFileError
 
+TEMPORARY_PREFIX = ".bprop-"  # what a write killed mid-way (SIGKILL) can leave behind
 FORMAT = "bprop"
 VERSION = 1
 _ARRAY_DTYPES = ("float32", "float64")
@@ -48,7 +49,7 @@ def atomic_file(path):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             yield file
@@ -60,6 +61,16 @@ def atomic_file(path):
             os.unlink(temporary)
         raise
     _fsync_folder(folder)
+
+
+def remove_stale_temporaries(folder):
+    """Delete temporary files left in ``folder`` by writes that were killed mid-way."""
+    for name in os.listdir(folder):
+        if name.startswith(TEMPORARY_PREFIX) and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
 
 
 def _fsync_folder(folder):

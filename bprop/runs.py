@@ -103,6 +103,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     run_dir = os.fspath(run_dir)
     if resume:
         config = _read_config(run_dir)
+        io.remove_stale_temporaries(run_dir)
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         # Killed before the first checkpoint: nothing was kept, so start from the beginning.
         state = read_checkpoint(checkpoint) if os.path.exists(checkpoint) else None
@@ -278,6 +279,7 @@ def _claim_folder(run_dir):
         )
     try:
         os.makedirs(run_dir, exist_ok=True)
+        io.remove_stale_temporaries(run_dir)
         io.write_text(os.path.join(run_dir, ".write-test"), "ok")
         os.unlink(os.path.join(run_dir, ".write-test"))
     except OSError as error:
