@@ -36,9 +36,9 @@ def gradcheck(network, X, Y, epsilon=1e-6, max_params=None, seed=0):
     """
     from bprop.network import Network
 
-    twin = Network(network.sizes, [s.name for s in network.activations], network.cost.name,
-                   dtype="float64")
-    twin.activations = network.activations  # keep any custom parameters (e.g. leaky slope)
+    # The activation objects themselves, so custom parameters (a leaky slope) reach both
+    # the forward pass and the cost's BP1, which holds its own reference to the output σ.
+    twin = Network(network.sizes, network.activations, network.cost.name, dtype="float64")
     twin.set_parameters(network.weights, network.biases)
     X = validation.inputs(X, twin.sizes[0], twin.dtype)
     Y, _ = validation.targets(Y, len(X), twin.sizes[-1], twin.dtype, twin.is_classifier)
