@@ -144,31 +144,41 @@ class Trainer:
         params = [p for pair in zip(network.weights, network.biases) for p in pair]
         for callback in self.callbacks:
             callback.on_train_begin(self)
+        batch_callbacks = [c for c in self.callbacks
+                           if type(c).on_batch_end is not Callback.on_batch_end]
         last_good = network.copy_parameters()
+        # z^L of every example as it was trained on; the epoch's training cost and accuracy
+        # are computed from it in bulk (see _tally) rather than batch by batch.
+        self._outputs = np.empty((n, network.sizes[-1]), network.dtype)
+        self._data = (Y, labels)
 
         while self.epoch < self.epochs and not self.stop:
             if self.batch == 0:
                 self.epoch_shuffle_state = self.shuffle_rng.bit_generator.state
             else:  # resuming mid-epoch: replay this epoch's shuffle
                 self.shuffle_rng.bit_generator.state = self.epoch_shuffle_state
-            order = self.shuffle_rng.permutation(n)
+            self._order = order = self.shuffle_rng.permutation(n)
+            self._tallied = self.batch * batch_size
             started = time.perf_counter() - self.running["seconds"]
             for batch in range(self.batch, n_batches):
-                rows = order[batch * batch_size:(batch + 1) * batch_size]
-                self._step(X, Y, labels, rows, params, n)
-                if not math.isfinite(self.running["cost"]):
+                start = batch * batch_size
+                rows = order[start:start + batch_size]
+                z_output = self._step(X, Y, rows, params, n)
+                if not math.isfinite(z_output.sum()):
                     network.set_parameters(*last_good)
                     raise DivergenceError(
                         f"the cost became NaN or infinite in epoch {self.epoch + 1}, mini-batch "
                         f"{batch + 1} of {n_batches}; try a smaller learning rate (now "
                         f"{self.schedule.learning_rate:g}) or check the data for extreme values"
                     )
+                self._outputs[start:start + len(rows)] = z_output
                 self.batch = batch + 1
                 self.running["seconds"] = time.perf_counter() - started
-                for callback in self.callbacks:
+                for callback in batch_callbacks:
                     callback.on_batch_end(self, batch, n_batches)
                 if self.stop:
                     break
+            self._tally(min(self.batch * batch_size, n))
             if self.batch < n_batches:  # stopped mid-epoch by a callback
                 break
             record = self._end_epoch(validation_set)
@@ -182,25 +192,19 @@ class Trainer:
             callback.on_train_end(self)
         return self.history
 
-    def _step(self, X, Y, labels, rows, params, n):
-        """One mini-batch: backprop, L2, update; accumulate the batch's cost and accuracy."""
+    def _step(self, X, Y, rows, params, n):
+        """One mini-batch: backprop, L2, update. Returns the batch's z^L (a workspace buffer)."""
         network = self.network
         m = len(rows)
         workspace = network._workspace(m)
-        if not hasattr(workspace, "X") or len(workspace.X) != m:
+        if not hasattr(workspace, "X"):
             workspace.X = np.empty((m, X.shape[1]), network.dtype)
             workspace.Y = np.empty((m, Y.shape[1]), network.dtype)
-        np.take(X, rows, axis=0, out=workspace.X)
-        np.take(Y, rows, axis=0, out=workspace.Y)
+        X.take(rows, axis=0, out=workspace.X)
+        Y.take(rows, axis=0, out=workspace.Y)
         masks = self._dropout_masks(m) if self.dropout else None
 
         nabla_w, nabla_b = network._backprop(workspace.X, workspace.Y, workspace, masks)
-
-        output, z = workspace.activations[-1], workspace.zs[-1]
-        self.running["cost"] += float(network.cost.value(z, output, workspace.Y).sum())
-        if labels is not None:
-            self.running["correct"] += int((network._classes(output) == labels[rows]).sum())
-        self.running["seen"] += m
 
         if self.l2:
             shrink = self.l2 / n
@@ -208,6 +212,26 @@ class Trainer:
                 nabla += shrink * w                       # ∂/∂w of (λ/2n) Σ w²
         grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
         self.optimizer.step(params, grads, self.schedule.learning_rate)
+        return workspace.zs[-1]
+
+    def _tally(self, done):
+        """Add the cost and correct count of the examples trained on since the last tally.
+
+        Each example counts with the z^L it had when its mini-batch was trained on, so the
+        epoch's figures are the mean over its mini-batches, as seen during training.
+        """
+        start, self._tallied = self._tallied, done
+        if done <= start:
+            return
+        Y, labels = self._data
+        rows = self._order[start:done]
+        z = self._outputs[start:done]
+        network = self.network
+        a = network.activations[-1].forward(z, np.empty_like(z))
+        self.running["cost"] += float(network.cost.value(z, a, Y[rows]).sum())
+        if labels is not None:
+            self.running["correct"] += int((network._classes(a) == labels[rows]).sum())
+        self.running["seen"] += done - start
 
     def _dropout_masks(self, m):
         """Inverted dropout: keep each hidden neuron with probability 1 - p, scaled by 1/(1 - p)."""
@@ -251,6 +275,8 @@ class Trainer:
     # ---- checkpoints -------------------------------------------------------------------
     def state(self):
         """Everything needed to continue exactly: (arrays, JSON-able info)."""
+        if getattr(self, "_order", None) is not None and self.batch:
+            self._tally(min(self.batch * self.batch_size, len(self._order)))
         optimizer_arrays, optimizer_info = self.optimizer.state()
         arrays = {f"optimizer/{key}": value for key, value in optimizer_arrays.items()}
         best = None
