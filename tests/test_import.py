@@ -1,0 +1,44 @@
+"""``import bprop`` stays light: NumPy only, no plotting, ML or progress-bar libraries."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ["matplotlib", "sklearn", "scipy", "tqdm", "torch", "dask", "pandas", "PIL", "yaml", "hypothesis"]
+
+
+def modules_after(statement):
+    """The top-level module names in sys.modules after running ``statement`` in a fresh interpreter."""
+    code = f"{statement}; import sys, json; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def after_import():
+    return modules_after("import bprop")
+
+
+@pytest.mark.parametrize("heavy", HEAVY)
+def test_import_bprop_does_not_import(after_import, heavy):
+    assert heavy not in after_import
+
+
+def test_the_check_sees_modules_that_are_imported():
+    # A check that cannot fail proves nothing: the core's own dependency does show up.
+    assert {"bprop", "numpy"} <= modules_after("import bprop; bprop.Network")
+
+
+def test_every_public_name_stays_light():
+    loaded = modules_after("import bprop; [getattr(bprop, name) for name in bprop.__all__]")
+    assert not loaded & set(HEAVY)
+
+
+def test_building_and_training_a_network_stays_light():
+    loaded = modules_after(
+        "import bprop, numpy as np; net = bprop.Network([3, 4, 2], seed=0); "
+        "net.fit(np.ones((6, 3)), np.zeros(6, dtype=int), epochs=1); "
+        "bprop.gradcheck(net, np.ones((2, 3)), [0, 1])"
+    )
+    assert not loaded & set(HEAVY)
