@@ -27,6 +27,9 @@ class Cost:
         self.activation = activation
         self.fused = self.fused_with is not None and isinstance(activation, self.fused_with)
 
+    def check_targets(self, Y, name="y"):
+        """Raise InputError if the target rows Y are outside what this cost is defined for."""
+
     def output_delta(self, z, a, Y, out=None):
         """BP1: δ^L = ∇_a C ⊙ σ'(z^L), one row per example."""
         if self.fused:
@@ -72,6 +75,13 @@ class BinaryCrossEntropy(Cost):
         a = _clip_open_unit(a)
         return (a - Y) / (a * (1 - a))
 
+    def check_targets(self, Y, name="y"):
+        if ((Y < 0) | (Y > 1)).any():
+            from bprop.errors import InputError
+
+            raise InputError(f"{name} must lie in [0, 1] for binary cross-entropy; "
+                             f"found {Y[(Y < 0) | (Y > 1)][0]:g}")
+
 
 class CategoricalCrossEntropy(Cost):
     """C = -Σ_j y_j ln a_j, the log-likelihood of the true class  (Nielsen's equation 80).
@@ -92,6 +102,17 @@ class CategoricalCrossEntropy(Cost):
 
     def gradient(self, a, Y):
         return -Y / _clip_open_unit(a)
+
+    def check_targets(self, Y, name="y"):
+        """δ^L = a - y holds only when each target row is a distribution: y ≥ 0, Σ_j y_j = 1."""
+        sums = Y.sum(axis=1)
+        tolerance = 1e-3 if Y.dtype == np.float32 else 1e-9
+        if (Y < 0).any() or (np.abs(sums - 1) > tolerance).any():
+            from bprop.errors import InputError
+
+            raise InputError(f"{name} rows must be class probabilities (≥ 0, summing to 1) for "
+                             "softmax with cross-entropy, e.g. one-hot rows or class indices; "
+                             f"found a row summing to {sums[np.argmax(np.abs(sums - 1))]:g}")
 
 
 COSTS = ("quadratic", "cross_entropy")

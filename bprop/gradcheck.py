@@ -44,7 +44,8 @@ def gradcheck(network, X, Y, epsilon=1e-5, max_params=None, seed=0):
     twin = Network(network.sizes, network.activations, network.cost.name, dtype="float64")
     twin.set_parameters(network.weights, network.biases)
     X = validation.inputs(X, twin.sizes[0], twin.dtype)
-    Y, _ = validation.targets(Y, len(X), twin.sizes[-1], twin.dtype, twin.is_classifier)
+    Y, _ = validation.targets(Y, len(X), twin.sizes[-1], twin.dtype, twin.is_classifier,
+                              cost=twin.cost)
     epsilon = validation.positive(epsilon, "epsilon")
 
     nabla_w, nabla_b = twin.backprop(X, Y)

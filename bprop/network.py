@@ -178,7 +178,8 @@ class Network:
         ``Y`` may be class indices or target rows (see ``fit``).
         """
         X = validation.inputs(X, self.sizes[0], self.dtype)
-        Y, _ = validation.targets(Y, len(X), self.sizes[-1], self.dtype, self.is_classifier)
+        Y, _ = validation.targets(Y, len(X), self.sizes[-1], self.dtype, self.is_classifier,
+                                  cost=self.cost)
         workspace = _Workspace(self, len(X))  # fresh: the caller owns the returned arrays
         return self._backprop(X, Y, workspace)
 
@@ -237,7 +238,8 @@ class Network:
         Returns a dict ``{"cost": float, "accuracy": float or None, "n": int}``.
         """
         X = validation.inputs(X, self.sizes[0], self.dtype)
-        Y, labels = validation.targets(y, len(X), self.sizes[-1], self.dtype, self.is_classifier)
+        Y, labels = validation.targets(y, len(X), self.sizes[-1], self.dtype, self.is_classifier,
+                                       cost=self.cost)
         return self._evaluate_checked(X, Y, labels)
 
     def _evaluate_checked(self, X, Y, labels, chunk=4096):

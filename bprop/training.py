@@ -125,7 +125,7 @@ class Trainer:
         network = self.network
         X = validation.inputs(X, network.sizes[0], network.dtype)
         Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
-                                       network.is_classifier)
+                                       network.is_classifier, cost=network.cost)
         self.has_labels = labels is not None
         validation_set = None
         if validation_data is not None:
@@ -133,10 +133,14 @@ class Trainer:
                 raise InputError("validation_data must be a pair (X_val, y_val)")
             X_val = validation.inputs(validation_data[0], network.sizes[0], network.dtype, "X_val")
             Y_val, labels_val = validation.targets(validation_data[1], len(X_val), network.sizes[-1],
-                                                   network.dtype, network.is_classifier, "y_val")
+                                                   network.dtype, network.is_classifier, "y_val",
+                                                   cost=network.cost)
             validation_set = (X_val, Y_val, labels_val)
         if self.early_stopping and validation_set is None:
             raise InputError("early_stopping needs validation_data to watch")
+        if getattr(self.schedule, "name", None) == "plateau" and (validation_set is None or validation_set[2] is None):
+            raise InputError("the 'plateau' schedule watches validation accuracy: pass "
+                             "validation_data with class labels")
 
         n = len(X)
         batch_size = min(self.batch_size, n)
@@ -146,12 +150,22 @@ class Trainer:
             callback.on_train_begin(self)
         batch_callbacks = [c for c in self.callbacks
                            if type(c).on_batch_end is not Callback.on_batch_end]
-        last_good = network.copy_parameters()
         # z^L of every example as it was trained on; the epoch's training cost and accuracy
         # are computed from it in bulk (see _tally) rather than batch by batch.
         self._outputs = np.empty((n, network.sizes[-1]), network.dtype)
         self._data = (Y, labels)
 
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once
+            self._loop(X, Y, params, n, batch_size, n_batches, batch_callbacks, validation_set)
+        if self.best is not None:
+            network.set_parameters(self.best[2], self.best[3])
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return self.history
+
+    def _loop(self, X, Y, params, n, batch_size, n_batches, batch_callbacks, validation_set):
+        network = self.network
+        last_good = network.copy_parameters()
         while self.epoch < self.epochs and not self.stop:
             if self.batch == 0:
                 self.epoch_shuffle_state = self.shuffle_rng.bit_generator.state
@@ -185,12 +199,6 @@ class Trainer:
             last_good = network.copy_parameters()
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record)
-
-        if self.best is not None:
-            network.set_parameters(self.best[2], self.best[3])
-        for callback in self.callbacks:
-            callback.on_train_end(self)
-        return self.history
 
     def _step(self, X, Y, rows, params, n):
         """One mini-batch: backprop, L2, update. Returns the batch's z^L (a workspace buffer)."""

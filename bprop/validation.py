@@ -44,7 +44,7 @@ def inputs(X, n_features, dtype, name="X"):
     return X
 
 
-def targets(y, m, n_outputs, dtype, classifier, name="y"):
+def targets(y, m, n_outputs, dtype, classifier, name="y", cost=None):
     """Targets as an (m, n_outputs) matrix Y of ``dtype``, plus class indices when they exist.
 
     Accepted forms:
@@ -54,8 +54,16 @@ def targets(y, m, n_outputs, dtype, classifier, name="y"):
     - for a single output unit, shape (m,) floats (regression) or 0/1 labels.
 
     Returns ``(Y, labels)``; ``labels`` is the int array of class indices when the
-    targets are classes (so accuracy can be counted), else None.
+    targets are classes (so accuracy can be counted), else None. ``cost``, when given,
+    checks that the target rows are ones it is defined for (``Cost.check_targets``).
     """
+    Y, labels = _targets(y, m, n_outputs, dtype, classifier, name)
+    if cost is not None:
+        cost.check_targets(Y, name)
+    return Y, labels
+
+
+def _targets(y, m, n_outputs, dtype, classifier, name):
     try:
         y = np.asarray(y)
     except (ValueError, TypeError) as error:

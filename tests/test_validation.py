@@ -230,3 +230,23 @@ def test_gradcheck_refuses_a_non_positive_step(net, data):
     X, y = data
     with pytest.raises(ValueError, match=r"epsilon must be > 0"):
         bprop.gradcheck(net, X, y, epsilon=0)
+
+
+def test_softmax_cross_entropy_refuses_target_rows_that_are_not_distributions():
+    net = bprop.Network([3, 3], "softmax", "cross_entropy", seed=0)
+    with pytest.raises(ValueError, match="summing to 1"):
+        net.backprop(np.ones((2, 3)), np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]))
+
+
+def test_binary_cross_entropy_refuses_targets_outside_the_unit_interval():
+    net = bprop.Network([3, 2], "sigmoid", "cross_entropy", seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        net.backprop(np.ones((2, 3)), np.array([[1.5, 0.0], [0.0, 1.0]]))
+
+
+def test_plateau_schedule_without_validation_data_is_refused_before_training():
+    net = bprop.Network([3, 2], "sigmoid", seed=0)
+    before = net.weights[0].copy()
+    with pytest.raises(ValueError, match="validation"):
+        net.fit(np.ones((4, 3)), [0, 1, 0, 1], epochs=1, schedule="plateau")
+    np.testing.assert_array_equal(net.weights[0], before)

@@ -15,7 +15,7 @@ def add_parser(subparsers):
     parser.add_argument("--cost", default="quadratic", choices=["quadratic", "cross_entropy"])
     parser.add_argument("--batch", type=int, default=5, help="examples in the mini-batch (default 5)")
     parser.add_argument("--max-params", type=int, help="check at most this many parameters per array")
-    parser.add_argument("--epsilon", type=float, default=1e-6)
+    parser.add_argument("--epsilon", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(run=run)
 
