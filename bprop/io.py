@@ -55,12 +55,25 @@ def atomic_file(path):
             yield file
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
     _fsync_folder(folder)
+
+
+def _umask():
+    """The process's umask, read once (reading it means setting it, so not on every write)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+_UMASK = None
 
 
 def remove_stale_temporaries(folder):

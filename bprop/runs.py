@@ -30,7 +30,7 @@ from bprop.training import Callback, Trainer
 DEFAULTS = {
     "dataset": "digits", "data_dir": None, "sizes": None, "hidden": [100],
     "activation": "relu", "output_activation": None, "cost": "cross_entropy",
-    "optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": False,
+    "optimizer": "sgd", "learning_rate": None, "momentum": None, "nesterov": False,
     "l2": 0.0, "dropout": 0.0, "epochs": 30, "batch_size": 32, "schedule": "constant",
     "early_stopping": None, "init": None, "dtype": "float32", "seed": 0,
     "checkpoint_every": None,
@@ -65,6 +65,10 @@ def resolve_config(options, preset=None):
         config.update(PRESETS[validation.choice(preset, "preset", list(PRESETS))])
         config["preset"] = preset
     config.update({key: value for key, value in options.items() if value is not None})
+    if config["momentum"] is None:  # momentum belongs to SGD; Adam keeps its own moments
+        config["momentum"] = 0.9 if config["optimizer"] == "sgd" else 0.0
+    if config["learning_rate"] is None:
+        config["learning_rate"] = 0.1 if config["optimizer"] == "sgd" else 0.001
     if config["output_activation"] is None:
         config["output_activation"] = "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
     return config

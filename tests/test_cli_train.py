@@ -143,3 +143,22 @@ def test_help_imports_nothing_heavy():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_adam_trains_from_the_command_line_without_a_momentum_flag(tmp_path):
+    result = run_bprop("train", "--optimizer", "adam", "--epochs", "3", "--no-plots", "--quiet",
+                       "--out", tmp_path / "run", check=0)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["momentum"] == 0.0 and config["learning_rate"] == 0.001
+    assert "test accuracy" in result.stdout
+
+
+def test_run_files_get_the_usual_permissions_not_private_temporary_ones(digits_run):
+    import os
+    import stat
+
+    folder, _ = digits_run
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ["config.json", "model-last.npz", "learning_curves.png"]:
+        assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o666 & ~mask
