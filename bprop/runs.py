@@ -36,6 +36,8 @@ DEFAULTS = {
     "checkpoint_every": None,
 }
 
+FLOAT_OPTIONS = ("learning_rate", "momentum", "l2", "dropout")
+
 PRESETS = {
     # Nielsen, chapter 1: network.py on MNIST, ~95% after 30 epochs.
     "nielsen-ch1": {"dataset": "mnist", "sizes": [784, 30, 10], "activation": "sigmoid",
@@ -71,6 +73,9 @@ def resolve_config(options, preset=None):
         config["learning_rate"] = 0.1 if config["optimizer"] == "sgd" else 0.001
     if config["output_activation"] is None:
         config["output_activation"] = "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
+    for key in FLOAT_OPTIONS:  # one canonical form: 1 and 1.0 are the same run
+        if isinstance(config[key], int) and not isinstance(config[key], bool):
+            config[key] = float(config[key])
     return config
 
 
