@@ -78,6 +78,13 @@ def test_per_example_loop_is_timed_on_a_subset_and_says_so(report):
     assert any("scaled" in note for note in entry["notes"])
 
 
+def test_every_run_records_the_other_processes_load(report):
+    data, _ = report
+    for entry in data["recipes"]["B"]["results"].values():
+        assert all(load is None or load >= 0 for load in entry["other_load_cpus_runs"])
+        assert all(attempts >= 1 for attempts in entry["attempts_runs"])
+
+
 def test_time_to_accuracy_records_a_curve_per_run(report):
     data, _ = report
     d = data["recipes"]["D"]
@@ -91,5 +98,5 @@ def test_time_to_accuracy_records_a_curve_per_run(report):
 def test_import_times_are_measured_in_fresh_interpreters(report):
     data, _ = report
     times = data["import_time"]
-    for name in ["python", "bprop", *(["torch"] if "torch" in COMPETITORS else [])]:
+    for name in ["python", "bprop", "bprop.Network", *(["torch"] if "torch" in COMPETITORS else [])]:
         assert _positive_finite(times[name]["median_seconds"])

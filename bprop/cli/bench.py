@@ -39,6 +39,9 @@ def add_arguments(parser):
                              "(default 10000; 100 with --quick)")
     parser.add_argument("--d-max-epochs", type=_positive_int, default=None,
                         help="recipe D gives up after this many epochs (default 30; 1 with --quick)")
+    parser.add_argument("--d-repeats", type=_positive_int, default=None,
+                        help="runs of recipe D per implementation; epochs-to-target varies with the "
+                             "seed, so it needs more than the others (default 7; 1 with --quick)")
     parser.add_argument("--import-repeats", type=_positive_int, default=None,
                         help="fresh interpreters per import-time measurement (default 7; 1 with --quick)")
     parser.add_argument("--data", choices=["auto", "fashion-mnist", "random"], default="auto",
@@ -48,6 +51,9 @@ def add_arguments(parser):
     parser.add_argument("--wait-idle", type=float, default=None, metavar="SECONDS",
                         help="before each subprocess, wait up to this long for other processes to "
                              "go quiet (default 60; 0 with --quick; 0 turns it off)")
+    parser.add_argument("--retry-disturbed", type=int, default=None, metavar="N",
+                        help="run a measurement again, up to N times, when other processes were busy "
+                             "during it (default 2; 0 with --quick)")
     parser.add_argument("--unset-openblas-env", action="store_true",
                         help="remove OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the workers' environment")
     parser.add_argument("--quick", action="store_true",
