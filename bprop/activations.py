@@ -84,12 +84,7 @@ class ReLU(Activation):
         return (z > 0).astype(z.dtype)
 
     def vjp(self, z, a, g, out=None):
-        if out is None:
-            out = g.copy()
-        elif out is not g:
-            np.copyto(out, g)
-        np.copyto(out, 0, where=z <= 0)
-        return out
+        return np.multiply(g, z > 0, out=out)      # g ⊙ σ'(z), σ'(z) = [z > 0]
 
 
 class LeakyReLU(Activation):

@@ -16,7 +16,8 @@ C = (1/m) Σ_x C_x by the four equations:
     BP3  ∂C/∂b^l = (1/m) Σ_x δ^l_x
     BP4  ∂C/∂w^l = (1/m) Σ_x δ^l_x (a^(l-1)_x)^T    = (δ^l)^T a^(l-1) / m
 
-δ stays per example (one row each); the 1/m mean is taken in BP3 and BP4.
+δ stays per example (one row each); the 1/m mean is taken in BP3 and BP4 (or, while
+training, in the update w → w - (η/m) Σ_x ∂C_x/∂w, as the book writes it).
 """
 import numpy as np
 
@@ -183,23 +184,29 @@ class Network:
         workspace = _Workspace(self, len(X))  # fresh: the caller owns the returned arrays
         return self._backprop(X, Y, workspace)
 
-    def _backprop(self, X, Y, workspace, masks=None):
-        """BP1-BP4 for a clean mini-batch, into ``workspace.nabla_w`` and ``workspace.nabla_b``."""
+    def _backprop(self, X, Y, workspace, masks=None, mean=True):
+        """BP1-BP4 for a clean mini-batch, into ``workspace.nabla_w`` and ``workspace.nabla_b``.
+
+        With ``mean=False`` the gradients are left as sums over the mini-batch,
+        Σ_x ∂C_x/∂w, and the 1/m is applied by the update w → w - (η/m) Σ_x ∂C_x/∂w
+        (Nielsen's equations 20-21): the training loop's form, one pass fewer per array.
+        """
         zs, activations, inputs = self._forward(X, workspace, masks)
         nabla_w, nabla_b, deltas = workspace.nabla_w, workspace.nabla_b, workspace.deltas
-        m = len(X)
         L = self.n_layers - 1
         delta = self.cost.output_delta(zs[L], activations[L + 1], Y, out=deltas[L])  # BP1
         for l in range(L, -1, -1):
-            np.sum(delta, axis=0, out=nabla_b[l])
-            nabla_b[l] /= m                                                # BP3
-            np.matmul(delta.T, inputs[l], out=nabla_w[l])
-            nabla_w[l] /= m                                                # BP4
+            np.add.reduce(delta, axis=0, out=nabla_b[l])                  # BP3: Σ_x δ^l_x
+            np.matmul(delta.T, inputs[l], out=nabla_w[l])                 # BP4: Σ_x δ^l_x (a^(l-1)_x)^T
             if l > 0:
                 g = np.matmul(delta, self.weights[l], out=deltas[l - 1])  # (w^(l+1))^T δ^(l+1)
                 if masks is not None and masks[l - 1] is not None:
                     g *= masks[l - 1]
                 delta = self.activations[l - 1].vjp(zs[l - 1], activations[l], g, out=g)  # BP2
+        if mean:
+            m = len(X)
+            for nabla in nabla_w + nabla_b:
+                nabla /= m                                                # BP3, BP4: the mean over x
         return nabla_w, nabla_b
 
     def _workspace(self, m):

@@ -1,9 +1,14 @@
 """Update rules: given ∇C for every parameter, move the parameters. State is explicit.
 
-Each optimizer has ``step(params, grads, eta)``, updating the arrays in ``params`` in
-place, and ``state()`` / ``load_state(arrays, info)`` so a checkpoint can restore it
-exactly. ``params`` and ``grads`` are flat lists of arrays (w^0, b^0, w^1, b^1, ...).
+Each optimizer has ``step(params, grads, eta, m=1)``, updating the arrays in ``params``
+in place, and ``state()`` / ``load_state(arrays, info)`` so a checkpoint can restore it
+exactly. ``params`` and ``grads`` are flat lists of arrays (w^0, b^0, w^1, b^1, ...);
+``grads`` are summed over a mini-batch of ``m`` examples, Σ_x ∇C_x, so the mean gradient
+is (1/m) Σ_x ∇C_x as in Nielsen's update w → w - (η/m) Σ_x ∇C_x (m=1: already a mean).
+``step`` uses the ``grads`` arrays as scratch space.
 """
+import math
+
 import numpy as np
 
 from bprop import validation
@@ -28,17 +33,19 @@ class SGD:
             raise InputError("nesterov=True needs a momentum > 0, e.g. momentum=0.9")
         self.velocities = None
 
-    def step(self, params, grads, eta):
+    def step(self, params, grads, eta, m=1):
+        rate = eta / m
         if self.momentum == 0:
             for w, nabla in zip(params, grads):
-                w -= eta * nabla                        # w → w - η ∇C
+                nabla *= rate
+                w -= nabla                              # w → w - (η/m) Σ_x ∇C_x
             return
         if self.velocities is None:
             self.velocities = [np.zeros_like(w) for w in params]
         mu = self.momentum
         for w, nabla, v in zip(params, grads, self.velocities):
             v *= mu
-            nabla *= eta                                # nabla now holds η ∇C
+            nabla *= rate                               # nabla now holds η ∇C
             v -= nabla                                  # v → μ v - η ∇C
             if self.nesterov:
                 w -= nabla
@@ -73,26 +80,31 @@ class Adam:
         self.t = 0
         self.m = self.v = None
 
-    def step(self, params, grads, eta):
+    def step(self, params, grads, eta, m=1):
         if self.m is None:
             self.m = [np.zeros_like(w) for w in params]
             self.v = [np.zeros_like(w) for w in params]
+            self._scratch = [np.empty_like(w) for w in params]
+        if not hasattr(self, "_scratch"):
+            self._scratch = [np.empty_like(w) for w in params]
         self.t += 1
         beta1, beta2, t = self.beta1, self.beta2, self.t
         correction1, correction2 = 1.0 - beta1 ** t, 1.0 - beta2 ** t
         # η m̂ / (√v̂ + ε) = (η √c2 / c1) m / (√v + ε √c2): one scalar per step, not per element.
-        step_size = eta * np.sqrt(correction2) / correction1
-        epsilon_hat = self.epsilon * np.sqrt(correction2)
-        for w, nabla, m, v in zip(params, grads, self.m, self.v):
-            m *= beta1
-            m += (1.0 - beta1) * nabla                  # m → β1 m + (1 - β1) ∇C
+        # Python floats (math.sqrt), so float32 arrays stay float32 with no casting.
+        step_size = eta * math.sqrt(correction2) / correction1
+        epsilon_hat = self.epsilon * math.sqrt(correction2)
+        # ∇C = Σ_x ∇C_x / m: the 1/m is folded into the moment updates' factors.
+        for w, nabla, m_, v, scratch in zip(params, grads, self.m, self.v, self._scratch):
+            m_ *= beta1
+            m_ += np.multiply(nabla, (1.0 - beta1) / m, out=scratch)   # m → β1 m + (1 - β1) ∇C
             nabla *= nabla
-            nabla *= 1.0 - beta2
+            nabla *= (1.0 - beta2) / (m * m)
             v *= beta2
             v += nabla                                  # v → β2 v + (1 - β2) (∇C)²
             np.sqrt(v, out=nabla)
             nabla += epsilon_hat
-            np.divide(m, nabla, out=nabla)
+            np.divide(m_, nabla, out=nabla)
             nabla *= step_size
             w -= nabla                                  # w → w - η m̂ / (√v̂ + ε)
 

@@ -212,14 +212,15 @@ class Trainer:
         Y.take(rows, axis=0, out=workspace.Y)
         masks = self._dropout_masks(m) if self.dropout else None
 
-        nabla_w, nabla_b = network._backprop(workspace.X, workspace.Y, workspace, masks)
+        # Gradients summed over the mini-batch; the update divides by m (Nielsen's eq. 20).
+        nabla_w, nabla_b = network._backprop(workspace.X, workspace.Y, workspace, masks, mean=False)
 
         if self.l2:
-            shrink = self.l2 / n
+            shrink = m * self.l2 / n
             for w, nabla in zip(network.weights, nabla_w):
-                nabla += shrink * w                       # ∂/∂w of (λ/2n) Σ w²
+                nabla += shrink * w                       # m × ∂/∂w of (λ/2n) Σ w²
         grads = [g for pair in zip(nabla_w, nabla_b) for g in pair]
-        self.optimizer.step(params, grads, self.schedule.learning_rate)
+        self.optimizer.step(params, grads, self.schedule.learning_rate, m)
         return workspace.zs[-1]
 
     def _tally(self, done):

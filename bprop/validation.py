@@ -35,13 +35,18 @@ def inputs(X, n_features, dtype, name="X"):
             f"{n_features}"
         )
     X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
+    if not _all_finite(X):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise InputError(
             f"{name} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]}); "
             "remove or impute them before training"
         )
     return X
+
+
+def _all_finite(X, rows=4096):
+    """np.isfinite(X).all(), a block of rows at a time: no boolean copy of the whole data set."""
+    return all(np.isfinite(X[start:start + rows]).all() for start in range(0, len(X), rows))
 
 
 def targets(y, m, n_outputs, dtype, classifier, name="y", cost=None):

@@ -12,7 +12,7 @@ import pytest
 import bprop
 from cli_helpers import bprop as run_bprop
 
-RECIPE = ["--hidden", "256,256", "--batch-size", "4", "--epochs", "10", "--optimizer", "adam",
+RECIPE = ["--hidden", "256,256", "--batch-size", "4", "--epochs", "20", "--optimizer", "adam",
           "--lr", "0.001", "--momentum", "0", "--dropout", "0.1", "--checkpoint-every", "50",
           "--no-plots", "--quiet"]
 
@@ -52,7 +52,7 @@ def test_run_killed_at_random_moments_resumes_to_identical_weights(seed, data_fi
     kills = 0
     while True:
         try:
-            process.wait(timeout=chooser.uniform(0.3, 2.0))
+            process.wait(timeout=chooser.uniform(0.3, 1.5))
             break  # finished before the next kill
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)

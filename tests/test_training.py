@@ -135,9 +135,9 @@ def test_each_epoch_visits_every_example_once_in_a_new_order(monkeypatch):
     seen = []
     original = Network._backprop
 
-    def recording(self, X_batch, Y_batch, workspace, masks=None):
+    def recording(self, X_batch, Y_batch, workspace, masks=None, mean=True):
         seen.append(X_batch[:, 0].astype(int).tolist())
-        return original(self, X_batch, Y_batch, workspace, masks)
+        return original(self, X_batch, Y_batch, workspace, masks, mean)
 
     monkeypatch.setattr(Network, "_backprop", recording)
     classifier().fit(X, y, epochs=3, batch_size=batch_size, seed=0)
@@ -433,3 +433,28 @@ def test_divergence_after_some_epochs_restores_the_last_completed_epochs_weights
     assert failed_epoch > 1 and max(snapshots.weights) == failed_epoch - 1
     for w, saved in zip(net.weights, snapshots.weights[failed_epoch - 1]):
         np.testing.assert_array_equal(w, saved)
+
+
+@pytest.mark.parametrize("options", [
+    {"optimizer": "sgd"}, {"optimizer": "sgd", "momentum": 0.9}, {"optimizer": "sgd", "l2": 2.0},
+    {"optimizer": "adam"},
+])
+def test_training_step_on_summed_gradients_equals_the_reference_mean_gradient_step(options):
+    # The loop hands the optimizer Σ_x ∇C_x and m; the reference is backprop's mean gradient.
+    from bprop import optimizers
+
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((12, 5)), rng.integers(0, 3, 12)
+    net = Network([5, 7, 3], ["tanh", "softmax"], "cross_entropy", seed=1)
+    reference = Network([5, 7, 3], ["tanh", "softmax"], "cross_entropy", seed=1)
+    eta, l2 = 0.3, options.get("l2", 0.0)
+    net.fit(X, y, epochs=1, batch_size=12, learning_rate=eta, seed=0, **options)
+
+    nabla_w, nabla_b = reference.backprop(X, y)
+    for w, nabla in zip(reference.weights, nabla_w):
+        nabla += (l2 / len(X)) * w
+    optimizer = optimizers.get(options["optimizer"], options.get("momentum", 0.0))
+    params = [p for pair in zip(reference.weights, reference.biases) for p in pair]
+    optimizer.step(params, [g for pair in zip(nabla_w, nabla_b) for g in pair], eta)
+    for got, want in zip(net.weights + net.biases, reference.weights + reference.biases):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
