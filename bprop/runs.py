@@ -280,6 +280,15 @@ def write_metrics(path, history):
     io.write_text(path, buffer.getvalue())
 
 
+def free_folder(path):
+    """``path``, or ``path-2``, ``path-3``, ... : the first that does not exist yet."""
+    candidate, n = path, 1
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{path}-{n}"
+    return candidate
+
+
 def _claim_folder(run_dir):
     """Create the run folder and prove it writable, before any data is loaded or trained on."""
     if os.path.exists(os.path.join(run_dir, "config.json")):

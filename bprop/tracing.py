@@ -22,6 +22,7 @@ import re
 import numpy as np
 
 from bprop import validation
+from bprop.finite_differences import central_difference, mean_cost
 from bprop.errors import InputError
 
 MAX_PATHS = 1000  # per example; beyond this the path list is not kept, only its size
@@ -245,7 +246,7 @@ def trace(network, x, y, learning_rate, weight=None, epsilon=1e-5):
     result = Trace(
         sizes=list(twin.sizes), cost=twin.cost.name, fused=bool(twin.cost.fused),
         learning_rate=eta, epsilon=epsilon, single=single, x=X.copy(), y=Y.copy(),
-        costs=costs, delta_general=delta_general, cost_value=float(costs.mean()), cost_after=_mean_cost(twin, X, Y),
+        costs=costs, delta_general=delta_general, cost_value=float(costs.mean()), cost_after=mean_cost(twin, X, Y),
         layers=layers, paths=None,
         forward_passes={"backprop": 1, "backward_passes": 1, "finite_differences": fd_passes})
     result.paths = sum_over_paths(result, weight, MAX_PATHS)
@@ -299,11 +300,6 @@ def _weight(weight, sizes):
     return (l, j, k)
 
 
-def _mean_cost(network, X, Y):
-    zs, activations, _ = network._forward(X, network._workspace(len(X)))
-    return float(network.cost.value(zs[-1], activations[-1], Y).mean())
-
-
 def _finite_differences(network, X, Y, epsilon):
     """∂C/∂p ≈ (C(p + ε) - C(p - ε)) / 2ε for every parameter, and the forward passes spent."""
     fd_w, fd_b, passes = [], [], 0
@@ -311,13 +307,7 @@ def _finite_differences(network, X, Y, epsilon):
         for p_array in params:
             p, estimate = p_array.reshape(-1), np.empty(p_array.size)
             for i in range(p.size):
-                saved = p[i]
-                p[i] = saved + epsilon
-                cost_plus = _mean_cost(network, X, Y)
-                p[i] = saved - epsilon
-                cost_minus = _mean_cost(network, X, Y)
-                p[i] = saved
-                estimate[i] = (cost_plus - cost_minus) / (2 * epsilon)
+                estimate[i] = central_difference(network, X, Y, p, i, epsilon)
                 passes += 2
             out.append(estimate.reshape(p_array.shape))
     return fd_w, fd_b, passes

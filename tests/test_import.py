@@ -42,3 +42,12 @@ def test_building_and_training_a_network_stays_light():
         "bprop.gradcheck(net, np.ones((2, 3)), [0, 1])"
     )
     assert not loaded & set(HEAVY)
+
+
+def test_public_functions_are_not_shadowed_by_their_modules():
+    # Importing a submodule sets it as an attribute of the package: a module named like a
+    # public function (bprop.trace / bprop.gradcheck) would replace the function.
+    code = ("import bprop, bprop.tracing, bprop.finite_differences, bprop.network, bprop.io; "
+            "print(callable(bprop.gradcheck), callable(bprop.trace), callable(bprop.load))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True", "True"]

@@ -54,11 +54,12 @@ def run(args):
     import time
 
     from bprop import sweep
+    from bprop.runs import free_folder
     from bprop.errors import BpropError, InputError
 
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be at least 1; got {args.workers}")
-    out_dir = args.out or _free_folder(os.path.join("sweeps", time.strftime("%Y%m%d-%H%M%S")))
+    out_dir = args.out or free_folder(os.path.join("sweeps", time.strftime("%Y%m%d-%H%M%S")))
     stored = os.path.join(out_dir, "sweep.json")
     if args.spec:
         spec = sweep.load_spec(args.spec)
@@ -167,10 +168,4 @@ def _shown(path):
     return relative if not relative.startswith("..") else path
 
 
-def _free_folder(path):
-    candidate, n = path, 1
-    while os.path.exists(candidate):
-        n += 1
-        candidate = f"{path}-{n}"
-    return candidate
 

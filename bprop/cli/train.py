@@ -69,7 +69,7 @@ def run(args):
     import sys
     import time
 
-    from bprop.runs import train_run
+    from bprop.runs import free_folder, train_run
 
     if args.resume:
         run_dir, resume, options = args.resume, True, {}
@@ -78,7 +78,7 @@ def run(args):
         if args.preset:
             options["preset"] = args.preset
         name = args.name or time.strftime("%Y%m%d-%H%M%S")
-        run_dir = args.out or _free_folder(os.path.join("runs", name))
+        run_dir = args.out or free_folder(os.path.join("runs", name))
         resume = False
     if not args.quiet:
         print(f"run folder: {run_dir}", flush=True)
@@ -88,14 +88,6 @@ def run(args):
     return 0
 
 
-def _free_folder(path):
-    import os
-
-    candidate, n = path, 1
-    while os.path.exists(candidate):
-        n += 1
-        candidate = f"{path}-{n}"
-    return candidate
 
 
 def _summary_line(summary):

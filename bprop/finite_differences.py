@@ -58,15 +58,7 @@ def gradcheck(network, X, Y, epsilon=1e-5, max_params=None, seed=0):
             indices = np.arange(p.size)
             if max_params is not None and p.size > max_params:
                 indices = np.sort(rng.choice(p.size, max_params, replace=False))
-            g_fd = np.empty(len(indices))
-            for n, i in enumerate(indices):
-                saved = p[i]
-                p[i] = saved + epsilon
-                cost_plus = _mean_cost(twin, X, Y)
-                p[i] = saved - epsilon
-                cost_minus = _mean_cost(twin, X, Y)
-                p[i] = saved
-                g_fd[n] = (cost_plus - cost_minus) / (2 * epsilon)
+            g_fd = np.array([central_difference(twin, X, Y, p, i, epsilon) for i in indices])
             errors[kind] = _relative_error(g_bp[indices], g_fd)
             checked += len(indices)
         layers.append(errors)
@@ -78,7 +70,19 @@ def gradcheck(network, X, Y, epsilon=1e-5, max_params=None, seed=0):
     }
 
 
-def _mean_cost(network, X, Y):
+def central_difference(network, X, Y, p, i, epsilon):
+    """(C(p_i + ε) - C(p_i - ε)) / 2ε for entry i of the flat parameter view p; p is restored."""
+    saved = p[i]
+    p[i] = saved + epsilon
+    cost_plus = mean_cost(network, X, Y)
+    p[i] = saved - epsilon
+    cost_minus = mean_cost(network, X, Y)
+    p[i] = saved
+    return (cost_plus - cost_minus) / (2 * epsilon)
+
+
+def mean_cost(network, X, Y):
+    """C = (1/m) Σ_x C_x over the mini-batch, by one forward pass."""
     zs, activations, _ = network._forward(X, network._workspace(len(X)))
     return float(network.cost.value(zs[-1], activations[-1], Y).mean())
 
