@@ -93,7 +93,7 @@ class Network:
         if init is None:
             init = "he" if names[0] in ("relu", "leaky_relu") and n_layers > 1 else "nielsen"
         self.init = validation.choice(init, "init", INITS)
-        self.seed = seed
+        self.seed = validation.seed(seed)
         self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
                                                         np.random.default_rng(seed))
         self._workspaces = {}

@@ -25,7 +25,7 @@ import numpy as np
 from bprop import io, validation
 from bprop.errors import DataError, InputError, ModelFileError, TrainingInterrupted
 from bprop.network import Network
-from bprop.training import Callback, Trainer
+from bprop.training import Callback, Trainer, validation_score
 
 DEFAULTS = {
     "dataset": "digits", "data_dir": None, "sizes": None, "hidden": [100],
@@ -36,6 +36,7 @@ DEFAULTS = {
     "checkpoint_every": None,
 }
 
+SPLIT_SEED = 0
 FLOAT_OPTIONS = ("learning_rate", "momentum", "l2", "dropout")
 
 PRESETS = {
@@ -120,11 +121,15 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
         config = resolve_config(config)
         _claim_folder(run_dir)
         state = None
+    # The split of data sets without their own test set uses a fixed seed, not the run's:
+    # runs that differ only in seed are compared on the same validation and test examples.
     data = load_dataset(config["dataset"], data_dir=config["data_dir"], progress=progress,
-                        seed=config["seed"])
+                        seed=SPLIT_SEED)
     network = build_network(config, data.n_features, len(data.class_names))
     for key in ("epochs", "batch_size"):
         validation.positive_int(config[key], key)
+    if config["checkpoint_every"] is not None:
+        validation.positive_int(config["checkpoint_every"], "checkpoint_every")
     config.update({"sizes": network.sizes, "init": network.init})
     if not resume:
         io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")
@@ -148,10 +153,12 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
 
     with _stop_on_ctrl_c(recorder):
         trainer.run(*data.train, validation_data=data.validation)
-    if recorder.interrupted:
+    if recorder.interrupted and trainer.epoch < trainer.epochs:
+        where = (f"after epoch {trainer.epoch}" if trainer.batch == 0 else
+                 f"in epoch {trainer.epoch + 1} after mini-batch {trainer.batch}")
         raise TrainingInterrupted(
-            f"stopped by Ctrl-C in epoch {trainer.epoch + 1} after mini-batch {trainer.batch}; "
-            f"checkpoint written: resume with `bprop train --resume {run_dir}`"
+            f"stopped by Ctrl-C {where}; checkpoint written: resume with "
+            f"`bprop train --resume {run_dir}`"
         )
     return finish_run(network, data, trainer, run_dir, config, plots)
 
@@ -168,15 +175,18 @@ def finish_run(network, data, trainer, run_dir, config, plots=True):
                "validation_accuracy": history[-1]["validation_accuracy"] if history else None,
                "best_epoch": None, "test_accuracy": None, "test_cost": None,
                "seconds": sum(record["seconds"] for record in history)}
-    scored = [r for r in history if r["validation_accuracy"] is not None]
-    if scored:
-        best = max(scored, key=lambda r: r["validation_accuracy"])
+    scored = [r for r in history if validation_score(r) is not None]
+    if scored:  # the same rule that chose model-best.npz (the first epoch with the best score)
+        best = max(scored, key=validation_score)
         summary["best_epoch"], summary["best_validation_accuracy"] = best["epoch"], best["validation_accuracy"]
     matrix = predicted = None
     if data.test is not None:
         X_test, y_test = data.test
-        result = network.evaluate(X_test, y_test)
+        result = network.evaluate(X_test, y_test)  # the last model (model-last.npz)
         summary["test_accuracy"], summary["test_cost"] = result["accuracy"], result["cost"]
+        best_path = os.path.join(run_dir, "model-best.npz")
+        if summary["best_epoch"] is not None and os.path.exists(best_path):
+            summary["best_test_accuracy"] = io.load(best_path).evaluate(X_test, y_test)["accuracy"]
         predicted = network._classes(network.feedforward(X_test))
         matrix = metrics.confusion_matrix(y_test, predicted, len(data.class_names))
     io.write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
@@ -214,7 +224,7 @@ class RunRecorder(Callback):
         self.interrupted = False
 
     def resumed(self, trainer):
-        scores = [_score(r) for r in trainer.history if _score(r) is not None]
+        scores = [validation_score(r) for r in trainer.history if validation_score(r) is not None]
         self.best_score = max(scores) if scores else None
 
     def on_batch_end(self, trainer, batch, n_batches):
@@ -226,7 +236,7 @@ class RunRecorder(Callback):
 
     def on_epoch_end(self, trainer, record):
         network = trainer.network
-        score = _score(record)
+        score = validation_score(record)
         if score is None or self.best_score is None or score > self.best_score:
             self.best_score = score
             network.save(os.path.join(self.run_dir, "model-best.npz"))
@@ -240,14 +250,6 @@ class RunRecorder(Callback):
         if not all(np.isfinite(p).all() for p in network.weights + network.biases):
             return  # never replace the last good checkpoint with a diverged one
         write_checkpoint(os.path.join(self.run_dir, CHECKPOINT), trainer)
-
-
-def _score(record):
-    if record.get("validation_accuracy") is not None:
-        return record["validation_accuracy"]
-    if record.get("validation_cost") is not None:
-        return -record["validation_cost"]
-    return None
 
 
 def write_checkpoint(path, trainer):

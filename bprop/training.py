@@ -14,6 +14,15 @@ from bprop import optimizers, schedules, validation
 from bprop.errors import DivergenceError, InputError
 
 
+def validation_score(record):
+    """What 'better' means on validation data: accuracy, or minus the cost without classes."""
+    if record.get("validation_accuracy") is not None:
+        return record["validation_accuracy"]
+    if record.get("validation_cost") is not None:
+        return -record["validation_cost"]
+    return None
+
+
 class History(list):
     """One dict per epoch: ``epoch``, ``cost``, ``accuracy``, ``validation_cost``,
     ``validation_accuracy`` (None without validation data), ``learning_rate``, ``seconds``.
@@ -107,8 +116,12 @@ class Trainer:
         self.dropout = validation.non_negative(dropout, "dropout", upper=1, upper_open=True)
         self.early_stopping = (None if early_stopping is None
                                else validation.positive_int(early_stopping, "early_stopping"))
+        if callbacks is None:
+            callbacks = ()
+        if not all(isinstance(c, Callback) or callable(c) for c in callbacks):
+            raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
         self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
-        seed = network.seed if seed is None else seed
+        seed = network.seed if seed is None else validation.seed(seed)
         self.seed = seed
         self.shuffle_rng = np.random.default_rng(seed)
         self.dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
@@ -196,7 +209,8 @@ class Trainer:
             if self.batch < n_batches:  # stopped mid-epoch by a callback
                 break
             record = self._end_epoch(validation_set)
-            last_good = network.copy_parameters()
+            if all(np.isfinite(p).all() for p in network.weights + network.biases):
+                last_good = network.copy_parameters()
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record)
 
@@ -273,8 +287,7 @@ class Trainer:
         if self.schedule.epoch_end(record):
             self.stop = True
         if self.early_stopping and validation_set is not None:
-            score = (record["validation_accuracy"] if record["validation_accuracy"] is not None
-                     else -record["validation_cost"])
+            score = validation_score(record)
             if self.best is None or score > self.best[0]:
                 self.best = (score, record["epoch"], *network.copy_parameters())
             elif record["epoch"] - self.best[1] >= self.early_stopping:
@@ -302,6 +315,7 @@ class Trainer:
             "shuffle_state": self.shuffle_rng.bit_generator.state,
             "dropout_state": self.dropout_rng.bit_generator.state,
             "running": self.running, "history": list(self.history), "best": best,
+            "stop": self.stop,
         }
         return arrays, info
 
@@ -311,7 +325,12 @@ class Trainer:
             {key.split("/", 1)[1]: value for key, value in arrays.items() if key.startswith("optimizer/")},
             info["optimizer"])
         self.schedule.load_state(info["schedule"])
+        for key in ("batch_size", "l2", "dropout"):
+            if info[key] != getattr(self, key):
+                raise InputError(f"the checkpoint was trained with {key}={info[key]!r}, not "
+                                 f"{getattr(self, key)!r}; resume with the same options")
         self.epoch, self.batch = int(info["epoch"]), int(info["batch"])
+        self.stop = bool(info.get("stop", False))
         self.epoch_shuffle_state = info["epoch_shuffle_state"]
         self.shuffle_rng.bit_generator.state = info["shuffle_state"]
         self.dropout_rng.bit_generator.state = info["dropout_state"]

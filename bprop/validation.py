@@ -154,10 +154,22 @@ def non_negative(value, name, upper=None, upper_open=False):
 
 
 def positive(value, name):
-    value = non_negative(value, name)
-    if value == 0:
-        raise InputError(f"{name} must be > 0; got {value!r}")
-    return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number; got {value!r}") from None
+    if not np.isfinite(number) or number <= 0:
+        raise InputError(f"{name} must be a finite number > 0; got {value!r}")
+    return number
+
+
+def seed(value, name="seed"):
+    """None or a non-negative integer, as NumPy's random generators take."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise InputError(f"{name} must be a non-negative integer or None; got {value!r}")
+    return int(value)
 
 
 def choice(value, name, choices):

@@ -162,3 +162,11 @@ def test_run_files_get_the_usual_permissions_not_private_temporary_ones(digits_r
     os.umask(mask)
     for name in ["config.json", "model-last.npz", "learning_curves.png"]:
         assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o666 & ~mask
+
+
+def test_evaluate_uses_the_training_split_whatever_the_runs_seed(tmp_path):
+    folder = tmp_path / "seven"
+    run_bprop("train", "--seed", 7, "--epochs", 5, "--no-plots", "--quiet", "--out", folder, check=0)
+    summary = json.loads((folder / "summary.json").read_text())
+    result = run_bprop("evaluate", folder / "model-last.npz", "--json", check=0)
+    assert json.loads(result.stdout)["accuracy"] == pytest.approx(summary["test_accuracy"])

@@ -458,3 +458,35 @@ def test_training_step_on_summed_gradients_equals_the_reference_mean_gradient_st
     optimizer.step(params, [g for pair in zip(nabla_w, nabla_b) for g in pair], eta)
     for got, want in zip(net.weights + net.biases, reference.weights + reference.biases):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_divergence_in_an_epochs_last_step_restores_finite_weights():
+    # One mini-batch per epoch: the update that overflows is the last of its epoch.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 3)), rng.integers(0, 2, 8)
+    net = Network([3, 4, 2], ["sigmoid", "softmax"], "cross_entropy", dtype="float32", seed=0)
+    with pytest.raises(bprop.DivergenceError):
+        net.fit(X, y, epochs=5, batch_size=8, learning_rate=3e38)
+    assert all(np.isfinite(p).all() for p in net.weights + net.biases)
+
+
+def test_a_run_stopped_early_stays_stopped_when_resumed_from_its_state():
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    net = Network([3, 4, 2], ["tanh", "softmax"], "cross_entropy", seed=0)
+    trainer = bprop.Trainer(net, epochs=50, batch_size=8, learning_rate=0.5, early_stopping=2)
+    history = trainer.run(X, y, validation_data=(X[:10], y[:10]))
+    assert len(history) < 50
+    arrays, info = trainer.state()
+    resumed = bprop.Trainer(net, epochs=50, batch_size=8, learning_rate=0.5, early_stopping=2)
+    resumed.load_state(arrays, info)
+    assert len(resumed.run(X, y, validation_data=(X[:10], y[:10]))) == len(history)
+
+
+def test_resuming_with_a_different_batch_size_is_refused():
+    net = Network([3, 2], "sigmoid", seed=0)
+    trainer = bprop.Trainer(net, epochs=1, batch_size=4)
+    trainer.run(np.ones((8, 3)), np.array([0, 1] * 4))
+    arrays, info = trainer.state()
+    with pytest.raises(ValueError, match="batch_size=4"):
+        bprop.Trainer(net, epochs=2, batch_size=5).load_state(arrays, info)

@@ -212,8 +212,8 @@ def test_unknown_schedule_name_lists_the_choices(net, data):
     ("epochs", 0, r"epochs must be an integer >= 1; got 0"),
     ("epochs", 2.5, r"epochs must be an integer >= 1; got 2.5"),
     ("batch_size", 0, r"batch_size must be an integer >= 1; got 0"),
-    ("learning_rate", -0.1, r"learning_rate must be a finite number >= 0; got -0.1"),
-    ("learning_rate", 0, r"learning_rate must be > 0; got 0.0"),
+    ("learning_rate", -0.1, r"learning_rate must be a finite number > 0; got -0.1"),
+    ("learning_rate", 0, r"learning_rate must be a finite number > 0; got 0"),
     ("learning_rate", float("nan"), r"learning_rate must be a finite number"),
     ("dropout", 1.0, r"dropout must be a finite number >= 0 and < 1; got 1.0"),
     ("l2", -1, r"l2 must be a finite number >= 0; got -1.0"),
@@ -228,7 +228,7 @@ def test_bad_training_options_name_the_option_and_its_allowed_values(net, data, 
 
 def test_gradcheck_refuses_a_non_positive_step(net, data):
     X, y = data
-    with pytest.raises(ValueError, match=r"epsilon must be > 0"):
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number > 0"):
         bprop.gradcheck(net, X, y, epsilon=0)
 
 
@@ -250,3 +250,18 @@ def test_plateau_schedule_without_validation_data_is_refused_before_training():
     with pytest.raises(ValueError, match="validation"):
         net.fit(np.ones((4, 3)), [0, 1, 0, 1], epochs=1, schedule="plateau")
     np.testing.assert_array_equal(net.weights[0], before)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "a", True])
+def test_a_seed_that_is_not_a_non_negative_integer_is_refused(seed):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        Network([3, 2], seed=seed)
+
+
+@pytest.mark.parametrize("every", [0, -1])
+def test_checkpoint_every_must_be_positive(tmp_path, every):
+    pytest.importorskip("sklearn")
+    from bprop.runs import train_run
+
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        train_run({"epochs": 1, "checkpoint_every": every}, tmp_path / "run", plots=False)

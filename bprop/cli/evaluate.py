@@ -9,7 +9,9 @@ def add_parser(subparsers):
     parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, csv:PATH or npz:PATH")
     parser.add_argument("--data-dir", help="where MNIST files are looked for")
     parser.add_argument("--split", choices=["test", "validation", "train"], default="test")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the data split (as in training)")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seed of the train/validation/test split of data sets without their own "
+                             "test set (default 0, as `bprop train` uses)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(run=run)
 
@@ -23,7 +25,7 @@ def run(args):
     from bprop.errors import InputError
 
     network = bprop.load(args.model)
-    data = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.seed)
+    data = load_dataset(args.dataset, data_dir=args.data_dir, seed=args.split_seed)
     split = getattr(data, args.split)
     if split is None:
         raise InputError(f"{data.name} has no {args.split} split; choose another --split")

@@ -22,6 +22,9 @@ def run(args):
     import bprop
     from bprop.inputs import read_inputs
 
+    from bprop import validation
+
+    validation.positive_int(args.top, "--top")
     network = bprop.load(args.model)
     results = []
     for path in args.inputs:

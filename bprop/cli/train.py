@@ -92,9 +92,12 @@ def run(args):
 
 def _summary_line(summary):
     parts = [f"{summary['dataset']} {summary['sizes']}: {summary['epochs_run']} epochs"]
-    if summary.get("best_epoch"):
+    if summary.get("best_validation_accuracy") is not None:
         parts.append(f"best validation {summary['best_validation_accuracy']:.2%} (epoch {summary['best_epoch']})")
-    if summary.get("test_accuracy") is not None:
+    if summary.get("best_test_accuracy") is not None:
+        parts.append(f"test accuracy {summary['best_test_accuracy']:.2%} (best model), "
+                     f"{summary['test_accuracy']:.2%} (last)")
+    elif summary.get("test_accuracy") is not None:
         parts.append(f"test accuracy {summary['test_accuracy']:.2%}")
     parts.append(f"{summary['seconds']:.1f}s training")
     parts.append(f"-> {summary['run_dir']}")
