@@ -80,6 +80,26 @@ def resolve_config(options, preset=None):
     return config
 
 
+SUMMARY_METRICS = ("validation_accuracy", "best_validation_accuracy", "test_accuracy",
+                   "best_test_accuracy", "test_cost", "train_accuracy", "epochs_run", "seconds")
+
+
+def check_config(config):
+    """Check a resolved config's names and values without loading any data.
+
+    Builds a throwaway network of the config's depth (input and output sizes stand in
+    for the data set's) and a trainer with its options, so every name and range is
+    checked by the same code that will train; raises InputError.
+    """
+    hidden = [] if config["sizes"] else [validation.positive_int(n, "each hidden layer size")
+                                         for n in config["hidden"]]
+    sizes = config["sizes"] or [2, *hidden, 2]
+    stand_in = build_network({**config, "sizes": None, "hidden": sizes[1:-1]}, 2, 2)
+    make_trainer(stand_in, config)
+    if config["checkpoint_every"] is not None:
+        validation.positive_int(config["checkpoint_every"], "checkpoint_every")
+
+
 def build_network(config, n_features, n_classes):
     sizes = config["sizes"] or [n_features, *config["hidden"], n_classes]
     sizes = [validation.positive_int(n, "each layer size") for n in sizes]
@@ -119,6 +139,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
         state = read_checkpoint(checkpoint) if os.path.exists(checkpoint) else None
     else:
         config = resolve_config(config)
+        check_config(config)  # before the folder is claimed or any data is loaded
         _claim_folder(run_dir)
         state = None
     # The split of data sets without their own test set uses a fixed seed, not the run's:
@@ -126,10 +147,6 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     data = load_dataset(config["dataset"], data_dir=config["data_dir"], progress=progress,
                         seed=SPLIT_SEED)
     network = build_network(config, data.n_features, len(data.class_names))
-    for key in ("epochs", "batch_size"):
-        validation.positive_int(config[key], key)
-    if config["checkpoint_every"] is not None:
-        validation.positive_int(config["checkpoint_every"], "checkpoint_every")
     config.update({"sizes": network.sizes, "init": network.init})
     if not resume:
         io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")

@@ -430,7 +430,14 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
     """
     spec = check_spec(spec)
     if trial_function is None:
+        from bprop import runs
+
         trials = expand(spec, resolve_run_config)
+        if spec["metric"] not in runs.SUMMARY_METRICS:
+            raise InputError(f"unknown metric {spec['metric']!r}; expected one of "
+                             f"{', '.join(runs.SUMMARY_METRICS)}")
+        for trial in trials:  # refuse a bad value now, not after the cluster ran every trial
+            runs.check_config(trial.config)
         trial_function = train_trial if plots else functools.partial(train_trial, plots=False)
     else:
         trials = expand(spec)

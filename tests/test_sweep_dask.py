@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from bprop.errors import InputError
+
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("sklearn")
 
@@ -86,13 +88,22 @@ def test_a_run_folder_left_by_a_killed_trial_is_continued(client, tmp_path):
 
 
 def test_failed_trials_are_recorded_and_do_not_stop_the_sweep(client, tmp_path):
-    spec = {"options": {"epochs": 1, "hidden": [8]}, "search": {"momentum": [0.5, 1.5]}}
+    # η = 1e6 with an identity output diverges: a trial that fails while training.
+    spec = {"options": {"epochs": 1, "hidden": [8], "output_activation": "identity", "cost": "quadratic"},
+            "search": {"learning_rate": [0.05, 1e6]}}
     result = sweep.run_sweep(spec, tmp_path, client=client, plots=False)
     assert [row["status"] for row in result.rows] == ["finished", "failed"]
-    assert "momentum" in result.rows[1]["error"]
-    assert result.best["momentum"] == 0.5
+    assert "NaN or infinite" in result.rows[1]["error"]
+    assert result.best["learning_rate"] == 0.05
     again = sweep.run_sweep(spec, tmp_path, client=client, plots=False)
     assert again.counts == {"trials": 2, "reused": 1, "ran": 1, "errors": 0}  # the failure is retried
+
+
+def test_invalid_option_values_are_refused_before_any_trial_runs(client, tmp_path):
+    spec = {"options": {"epochs": 1, "hidden": [8]}, "search": {"momentum": [0.5, 1.5]}}
+    with pytest.raises(InputError, match="momentum"):
+        sweep.run_sweep(spec, tmp_path / "s", client=client, plots=False)
+    assert not (tmp_path / "s").exists()
 
 
 def test_an_unexpected_error_leaves_the_trial_unfinished_and_the_rest_run(client, tmp_path):
