@@ -1,4 +1,6 @@
 """The Dataset container, and the checks and splits every loader shares."""
+import contextlib
+
 import numpy as np
 
 from bprop.errors import DataError
@@ -205,3 +207,16 @@ def split_shuffled(X, y, validation_size, seed, where):
     train, validation = split_tail(X[:pool], y[:pool], n_validation)
     test = (X[pool:], y[pool:]) if n_test else None
     return train, validation, test
+
+
+@contextlib.contextmanager
+def opening(path, kind):
+    """Turn the errors of opening the data file ``path`` (a ``kind``) into one-line DataErrors."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not {kind}; give the file's path") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied; make the file readable") from None

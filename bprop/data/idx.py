@@ -16,6 +16,7 @@ import zlib
 
 import numpy as np
 
+from bprop.data.dataset import opening
 from bprop.errors import DataError
 
 __all__ = ["read_idx", "IDX_TYPES", "MAX_BYTES"]
@@ -61,20 +62,16 @@ def read_idx(path, *, max_bytes=MAX_BYTES):
         data, or is corrupt gzip. The message names the file and the problem.
     """
     name = os.fspath(path)
+    with opening(name, "an IDX file"):
+        raw = open(name, "rb")
     try:
-        with open(name, "rb") as raw:
+        with raw:
             compressed = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
             if compressed:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
                     return _read(stream, name, None, max_bytes)
             return _read(raw, name, os.fstat(raw.fileno()).st_size, max_bytes)
-    except FileNotFoundError:
-        raise DataError(f"{name}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{name}: is a directory, not an IDX file; give the file's path") from None
-    except PermissionError:
-        raise DataError(f"{name}: permission denied; make the file readable") from None
     except EOFError:
         raise DataError(
             f"{name}: the gzip stream is truncated (an interrupted download?); "

@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from bprop.data.dataset import Dataset, check_features, encode_labels, resolve_validation_size
+from bprop.data.dataset import Dataset, check_features, encode_labels, opening, resolve_validation_size
 from bprop.data.dataset import split_shuffled, split_tail
 from bprop.errors import DataError
 
@@ -107,13 +107,9 @@ def load_npz(path, validation_size=None, seed=0, name=None):
 def _read_npz(path):
     """Every array in the archive, by name, after checking each header against its member."""
     try:
-        with open(path, "rb") as handle:
+        with opening(path, "an .npz file"), open(path, "rb") as handle:
             start = handle.read(6)
             archive_size = os.fstat(handle.fileno()).st_size
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; give an .npz file's path") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read ({error.strerror})") from None
     if start == b"\x93NUMPY":

@@ -3,7 +3,7 @@ import csv
 
 import numpy as np
 
-from bprop.data.dataset import Dataset, check_features, encode_labels, split_shuffled
+from bprop.data.dataset import Dataset, check_features, encode_labels, opening, split_shuffled
 from bprop.errors import DataError
 
 __all__ = ["load_csv"]
@@ -72,16 +72,12 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
 
 def _read_rows(path):
     """(line number, cells) of every non-blank row."""
+    with opening(path, "a CSV file"):
+        handle = open(path, newline="", encoding="utf-8-sig")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with handle:
             reader = csv.reader(handle)
             return [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; give a CSV file's path") from None
-    except PermissionError:
-        raise DataError(f"{path}: permission denied; make the file readable") from None
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save the CSV as UTF-8") from None
     except (csv.Error, OSError) as error:
