@@ -78,14 +78,13 @@ class Adam:
         self.beta2 = validation.non_negative(beta2, "beta2", upper=1, upper_open=True)
         self.epsilon = validation.positive(epsilon, "epsilon")
         self.t = 0
-        self.m = self.v = None
+        self.m = self.v = self._scratch = None
 
     def step(self, params, grads, eta, m=1):
         if self.m is None:
             self.m = [np.zeros_like(w) for w in params]
             self.v = [np.zeros_like(w) for w in params]
-            self._scratch = [np.empty_like(w) for w in params]
-        if not hasattr(self, "_scratch"):
+        if self._scratch is None:  # work space, not state: never saved
             self._scratch = [np.empty_like(w) for w in params]
         self.t += 1
         beta1, beta2, t = self.beta1, self.beta2, self.t
