@@ -26,6 +26,9 @@ def validation_score(record):
 class History(list):
     """One dict per epoch: ``epoch``, ``cost``, ``accuracy``, ``validation_cost``,
     ``validation_accuracy`` (None without validation data), ``learning_rate``, ``seconds``.
+
+    ``cost`` and ``accuracy`` are means over the epoch's mini-batches as they were trained
+    on; the costs are the data cost only, without L2's (λ/2n) Σ w² term.
     """
 
     def column(self, key):
