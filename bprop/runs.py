@@ -22,22 +22,23 @@ import signal
 
 import numpy as np
 
-from bprop import io, validation
+from bprop import io, options, validation
 from bprop.errors import DataError, InputError, ModelFileError, TrainingInterrupted
 from bprop.network import Network
 from bprop.training import Callback, Trainer, validation_score
 
+# The data set, the network and the checkpoints; the training options and their run
+# defaults come from the one table, bprop.options.TRAINING.
 DEFAULTS = {
     "dataset": "digits", "data_dir": None, "sizes": None, "hidden": [100],
     "activation": "relu", "output_activation": None, "cost": "cross_entropy",
-    "optimizer": "sgd", "learning_rate": None, "momentum": None, "nesterov": False,
-    "l2": 0.0, "dropout": 0.0, "epochs": 30, "batch_size": 32, "schedule": "constant",
-    "early_stopping": None, "init": None, "dtype": "float32", "seed": 0,
+    "init": None, "dtype": "float32",
+    **options.defaults("run"),
     "checkpoint_every": None,
 }
 
 SPLIT_SEED = 0
-FLOAT_OPTIONS = ("learning_rate", "momentum", "l2", "dropout")
+FLOAT_OPTIONS = tuple(options.float_options())
 
 PRESETS = {
     # Nielsen, chapter 1: network.py on MNIST, ~95% after 30 epochs.
@@ -55,23 +56,23 @@ PRESETS = {
 CHECKPOINT = "checkpoint.npz"
 
 
-def resolve_config(options, preset=None):
-    """Defaults, then the preset's values, then every option that is not None."""
+def resolve_config(given, preset=None):
+    """Defaults, then the preset's values, then every given option that is not None."""
     if preset is not None and preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    unknown = sorted(set(options) - set(DEFAULTS) - {"preset"})
+    unknown = sorted(set(given) - set(DEFAULTS) - {"preset"})
     if unknown:
         raise InputError(f"unknown run option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
-    preset = preset or options.get("preset")
+    preset = preset or given.get("preset")
     config = dict(DEFAULTS)
     if preset:
         config.update(PRESETS[validation.choice(preset, "preset", list(PRESETS))])
         config["preset"] = preset
-    config.update({key: value for key, value in options.items() if value is not None})
+    config.update({key: value for key, value in given.items() if value is not None})
     if config["momentum"] is None:  # momentum belongs to SGD; Adam keeps its own moments
-        config["momentum"] = 0.9 if config["optimizer"] == "sgd" else 0.0
+        config["momentum"] = options.default_momentum(config["optimizer"])
     if config["learning_rate"] is None:
-        config["learning_rate"] = 0.1 if config["optimizer"] == "sgd" else 0.001
+        config["learning_rate"] = options.default_learning_rate(config["optimizer"])
     if config["output_activation"] is None:
         config["output_activation"] = "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
     for key in FLOAT_OPTIONS:  # one canonical form: 1 and 1.0 are the same run
@@ -87,15 +88,15 @@ SUMMARY_METRICS = ("validation_accuracy", "best_validation_accuracy", "test_accu
 def check_config(config):
     """Check a resolved config's names and values without loading any data.
 
-    Builds a throwaway network of the config's depth (input and output sizes stand in
-    for the data set's) and a trainer with its options, so every name and range is
-    checked by the same code that will train; raises InputError.
+    The training options are checked by ``bprop.options.check``, as the trainer will
+    check them; the network's by a throwaway network of the config's depth (input and
+    output sizes stand in for the data set's). Raises InputError.
     """
     hidden = [] if config["sizes"] else [validation.positive_int(n, "each hidden layer size")
                                          for n in config["hidden"]]
     sizes = config["sizes"] or [2, *hidden, 2]
-    stand_in = build_network({**config, "sizes": None, "hidden": sizes[1:-1]}, 2, 2)
-    make_trainer(stand_in, config)
+    build_network({**config, "sizes": None, "hidden": sizes[1:-1]}, 2, 2)
+    options.check({name: config[name] for name in options.names("run")})
     if config["checkpoint_every"] is not None:
         validation.positive_int(config["checkpoint_every"], "checkpoint_every")
 
@@ -114,11 +115,8 @@ def build_network(config, n_features, n_classes):
 
 
 def make_trainer(network, config, callbacks=()):
-    return Trainer(network, epochs=config["epochs"], batch_size=config["batch_size"],
-                   learning_rate=config["learning_rate"], momentum=config["momentum"],
-                   nesterov=config["nesterov"], optimizer=config["optimizer"], l2=config["l2"],
-                   dropout=config["dropout"], schedule=config["schedule"],
-                   early_stopping=config["early_stopping"], callbacks=callbacks, seed=config["seed"])
+    return Trainer(network, callbacks=callbacks,
+                   **{name: config[name] for name in options.names("run")})
 
 
 def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True):

@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from bprop import validation
+from bprop import options, validation
 from bprop.network import Network
 from bprop.training import Callback, Trainer
 
@@ -100,11 +100,9 @@ class _BaseBP(BaseEstimator):
                        dtype=self.dtype, seed=seed)
 
     def _new_trainer(self, network, epochs, early_stopping, seed, callbacks=()):
-        return Trainer(network, epochs=epochs, batch_size=self.batch_size,
-                       learning_rate=self.learning_rate, momentum=self.momentum,
-                       nesterov=self.nesterov, optimizer=self.optimizer, l2=self.l2,
-                       dropout=self.dropout, schedule=self.schedule,
-                       early_stopping=early_stopping, callbacks=callbacks, seed=seed)
+        given = {name: getattr(self, name) for name in options.names("estimator")}
+        given.update(epochs=epochs, early_stopping=early_stopping)
+        return Trainer(network, callbacks=callbacks, seed=seed, **given)
 
     def _fit_network(self, X, targets, n_outputs, stratify=None):
         """A fresh network trained for ``epochs`` on (X, targets); sets the learned attributes."""
@@ -208,10 +206,10 @@ class BPClassifier(ClassifierMixin, _BaseBP):
         C per example; cross-entropy is categorical with softmax, binary with sigmoid.
     init : {"large", "nielsen", "glorot", "he"}, optional
         Initial weights (see ``bprop.Network``). Default: he for ReLU, else nielsen.
-    optimizer : {"sgd", "adam"}, default "sgd"
+    optimizer : {"sgd", "adam"}, default "adam"
     learning_rate : float, optional
         η. Default 0.1 for SGD, 0.001 for Adam.
-    momentum : float in [0, 1), default 0.9
+    momentum : float in [0, 1), default 0.0
         μ for SGD.
     nesterov : bool, default False
         Nesterov momentum (needs ``momentum > 0``).

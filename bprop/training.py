@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bprop import optimizers, schedules, validation
+from bprop import options, validation
 from bprop.errors import DivergenceError, InputError
 
 
@@ -68,6 +68,8 @@ def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.
         validation_data=None, early_stopping=None, callbacks=(), seed=None):
     """Train ``network`` by mini-batch gradient descent on (X, y).
 
+    The options, their defaults and their checks are the table ``bprop.options.TRAINING``.
+
     Parameters
     ----------
     X : array (n, n_in), one example per row.
@@ -95,10 +97,8 @@ def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.
     -------
     History : one dict per epoch (see ``History``).
     """
-    trainer = Trainer(network, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                      momentum=momentum, nesterov=nesterov, optimizer=optimizer, l2=l2,
-                      dropout=dropout, schedule=schedule, early_stopping=early_stopping,
-                      callbacks=callbacks, seed=seed)
+    given = locals()  # the signature spells out options.TRAINING; a test keeps them equal
+    trainer = Trainer(network, **{name: given[name] for name in options.names("trainer")})
     return trainer.run(X, y, validation_data)
 
 
@@ -108,23 +108,17 @@ class Trainer:
     def __init__(self, network, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
                  nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
                  early_stopping=None, callbacks=(), seed=None):
+        given = locals()  # the signature spells out options.TRAINING; a test keeps them equal
+        checked = options.check({name: given[name] for name in options.names("trainer")})
+        values = checked.values
         self.network = network
-        self.epochs = validation.positive_int(epochs, "epochs")
-        self.batch_size = validation.positive_int(batch_size, "batch_size")
-        self.optimizer = optimizers.get(optimizer, momentum, nesterov)
-        if learning_rate is None:
-            learning_rate = 0.001 if self.optimizer.name == "adam" else 0.1
-        self.schedule = schedules.get(schedule, learning_rate)
-        self.l2 = validation.non_negative(l2, "l2")
-        self.dropout = validation.non_negative(dropout, "dropout", upper=1, upper_open=True)
-        self.early_stopping = (None if early_stopping is None
-                               else validation.positive_int(early_stopping, "early_stopping"))
-        if callbacks is None:
-            callbacks = ()
-        if not all(isinstance(c, Callback) or callable(c) for c in callbacks):
-            raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
-        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
-        seed = network.seed if seed is None else validation.seed(seed)
+        self.epochs, self.batch_size = values["epochs"], values["batch_size"]
+        self.optimizer, self.schedule = checked.optimizer, checked.schedule
+        self.l2, self.dropout = values["l2"], values["dropout"]
+        self.early_stopping = values["early_stopping"]
+        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c)
+                          for c in values["callbacks"]]
+        seed = network.seed if values["seed"] is None else values["seed"]
         self.seed = seed
         self.shuffle_rng = np.random.default_rng(seed)
         self.dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])

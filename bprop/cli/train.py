@@ -1,6 +1,8 @@
 """``bprop train``: train a network into a run folder."""
 import argparse
 
+from bprop import options
+
 
 def _int_list(text):
     try:
@@ -35,19 +37,7 @@ def add_parser(subparsers):
     net.add_argument("--cost", choices=["quadratic", "cross_entropy"], help="default cross_entropy")
     net.add_argument("--init", choices=["large", "nielsen", "glorot", "he"])
     net.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
-    opt = parser.add_argument_group("training")
-    opt.add_argument("--optimizer", choices=["sgd", "adam"])
-    opt.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, help="η (default 0.1 for SGD, 0.001 for Adam)")
-    opt.add_argument("--momentum", type=float, help="μ for SGD (default 0.9; Adam uses none)")
-    opt.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
-    opt.add_argument("--l2", type=float, help="λ, L2 regularisation (Nielsen's form)")
-    opt.add_argument("--dropout", type=float, help="probability of dropping a hidden neuron")
-    opt.add_argument("--epochs", type=int)
-    opt.add_argument("--batch-size", type=int)
-    opt.add_argument("--schedule", choices=["constant", "step", "plateau"])
-    opt.add_argument("--early-stopping", type=int, metavar="EPOCHS",
-                     help="stop after this many epochs without a better validation score")
-    opt.add_argument("--seed", type=int)
+    options.add_flags(parser.add_argument_group("training"))  # from the one table of options
     out = parser.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", help="run folder (default runs/<name or timestamp>)")
     out.add_argument("--name", help="name of the run folder under runs/")
@@ -60,8 +50,7 @@ def add_parser(subparsers):
 
 
 OPTION_KEYS = ["dataset", "data_dir", "sizes", "hidden", "activation", "output_activation", "cost",
-               "init", "dtype", "optimizer", "learning_rate", "momentum", "nesterov", "l2", "dropout",
-               "epochs", "batch_size", "schedule", "early_stopping", "seed", "checkpoint_every"]
+               "init", "dtype", *options.names("run"), "checkpoint_every"]
 
 
 def run(args):
