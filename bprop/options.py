@@ -107,17 +107,6 @@ def _seed(value):
     return validation.seed(value)
 
 
-def _callbacks(value):
-    from bprop.errors import InputError
-    from bprop.training import Callback
-
-    if value is None:
-        return ()
-    if not all(isinstance(c, Callback) or callable(c) for c in value):
-        raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
-    return value
-
-
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "plateau")
 
@@ -145,7 +134,8 @@ TRAINING = {option.name: option for option in [
     Option("early_stopping", None, "stop after this many epochs without a better validation score",
            _optional_positive_int("early_stopping"), flags=("--early-stopping",), type=int,
            metavar="EPOCHS"),
-    Option("callbacks", (), "Callback objects or functions f(record)", _callbacks,
+    # callbacks are checked by the Trainer, which wraps the functions among them.
+    Option("callbacks", (), "Callback objects or functions f(record)",
            run_default=ABSENT, estimator_default=ABSENT),
     Option("seed", None, "seeds shuffling and dropout (and, in a run, the initial weights)", _seed,
            default_text="the network's seed",

@@ -116,8 +116,10 @@ class Trainer:
         self.optimizer, self.schedule = checked.optimizer, checked.schedule
         self.l2, self.dropout = values["l2"], values["dropout"]
         self.early_stopping = values["early_stopping"]
-        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c)
-                          for c in values["callbacks"]]
+        callbacks = () if values["callbacks"] is None else values["callbacks"]
+        if not all(isinstance(c, Callback) or callable(c) for c in callbacks):
+            raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
+        self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
         seed = network.seed if values["seed"] is None else values["seed"]
         self.seed = seed
         self.shuffle_rng = np.random.default_rng(seed)

@@ -153,13 +153,19 @@ def test_run_config_defaults_are_the_tables_run_defaults():
     ({"l2": float("nan")}, "l2 must be a finite number >= 0"),
     ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
     ({"early_stopping": 0}, "early_stopping must be an integer >= 1"),
-    ({"callbacks": [3]}, "callbacks must be bprop.Callback objects"),
     ({"seed": -1}, "seed must be a non-negative integer"),
     ({"learning_rte": 0.1}, "unknown training option"),
 ])
 def test_check_refuses_bad_values_with_one_line(values, message):
     with pytest.raises(InputError, match=re.escape(message)):
         options.check(values)
+
+
+def test_trainer_refuses_callbacks_that_are_neither_callbacks_nor_functions():
+    import bprop
+
+    with pytest.raises(InputError, match="callbacks must be bprop.Callback objects"):
+        bprop.Trainer(bprop.Network([2, 2]), callbacks=[3])
 
 
 def test_check_fills_in_the_learning_rate_for_the_optimizer():
