@@ -8,7 +8,6 @@ RSS, the fraction of the machine's matrix-multiply rate it reaches, and each
 competitor's time divided by bprop's. The machine's rate is the matmul-only floor's,
 measured in the same run for the same layer shapes.
 """
-import argparse
 import json
 import os
 import platform
@@ -22,11 +21,8 @@ from datetime import datetime, timezone
 from importlib import metadata, util
 from pathlib import Path
 
-if __name__ == "__main__" and not __package__:  # `python benchmarks/run.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks import data as bench_data  # noqa: E402
-from benchmarks import recipes as R  # noqa: E402
+from benchmarks import data as bench_data
+from benchmarks import recipes as R
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -38,16 +34,6 @@ FULL = {"epochs": 2, "repeats": 3, "n_train": 50_000, "n_test": 10_000, "per_exa
         "retry_disturbed": 2, "d_repeats": 7}
 BUSY_THRESHOLD = 0.15  # CPUs' worth of other processes' work that marks a run as disturbed
 LIBRARY_OF = {"torch": "torch", "sklearn": "sklearn"}  # implementations needing a competitor
-
-
-def main(argv=None):
-    from bprop.cli.bench import add_arguments
-
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    run_benchmark(args)
-    return 0
 
 
 def settings_from(args):
@@ -529,6 +515,3 @@ def _fmt(value, spec):
 def _pct(fraction):
     return None if fraction is None else 100 * fraction
 
-
-if __name__ == "__main__":
-    sys.exit(main())
