@@ -83,8 +83,8 @@ def central_difference(network, X, Y, p, i, epsilon):
 
 def mean_cost(network, X, Y):
     """C = (1/m) Σ_x C_x over the mini-batch, by one forward pass."""
-    zs, activations, _ = network._forward(X, network._workspace(len(X)))
-    return float(network.cost.value(zs[-1], activations[-1], Y).mean())
+    workspace = network.forward(X, network.workspace(len(X)))
+    return float(network.cost.value(workspace.zs[-1], workspace.activations[-1], Y).mean())
 
 
 def _relative_error(a, b):

@@ -139,13 +139,16 @@ class Network:
                 f"cost={self.cost.name!r}, dtype={self.dtype.name!r})")
 
     # ---- forward -------------------------------------------------------------------
-    def _forward(self, X, workspace, masks=None):
-        """z^l = w^l a^(l-1) + b^l and a^l = σ(z^l) for every layer, into the workspace.
+    def forward(self, X, workspace, masks=None):
+        """z^l = w^l a^(l-1) + b^l and a^l = σ(z^l) for every layer, into ``workspace``.
 
-        ``masks[l]``, when given, is hidden layer l's inverted-dropout mask: the next
-        layer sees a^l ⊙ mask, and BP2 scales the gradient flowing back the same way.
-        Returns (zs, activations, inputs): ``activations[l + 1]`` is a^l = σ(z^l) and
-        ``inputs[l]`` is what weight layer l multiplies (X first; a^(l-1) or its dropped copy).
+        ``X`` must already be checked (a C-ordered array of ``self.dtype``, one example per
+        row, as many rows as the workspace was made for): this is the hot path, it checks
+        nothing. ``masks[l]``, when given, is hidden layer l's inverted-dropout mask: the
+        next layer sees a^l ⊙ mask, and BP2 scales the gradient flowing back the same way.
+        Returns the workspace, holding ``zs[l]`` = z^l, ``activations[l + 1]`` = a^l = σ(z^l)
+        (``activations[0]`` is X) and ``inputs[l]``, what weight layer l multiplies (X first;
+        a^(l-1) or its dropped-out copy).
         """
         zs, activations, inputs = workspace.zs, workspace.activations, workspace.inputs
         activations[0] = inputs[0] = a = X
@@ -156,7 +159,7 @@ class Network:
             if masks is not None and masks[l] is not None:
                 a = np.multiply(a, masks[l], out=workspace.dropped[l])
             inputs[l + 1] = a
-        return zs, activations, inputs
+        return workspace
 
     def feedforward(self, X):
         """Output activations a^L for the examples in X (one per row)."""
@@ -167,8 +170,7 @@ class Network:
         out = np.empty((len(X), self.sizes[-1]), dtype=self.dtype)
         for start in range(0, len(X), chunk):
             rows = X[start:start + chunk]
-            _, activations, _ = self._forward(rows, self._workspace(len(rows)))
-            out[start:start + len(rows)] = activations[-1]
+            out[start:start + len(rows)] = self.forward(rows, self.workspace(len(rows))).activations[-1]
         return out
 
     # ---- backward ------------------------------------------------------------------
@@ -178,20 +180,36 @@ class Network:
         Returns ``(nabla_w, nabla_b)``, shaped like ``(self.weights, self.biases)``.
         ``Y`` may be class indices or target rows (see ``fit``).
         """
+        step = self.backprop_pass(X, Y)
+        return step.nabla_w, step.nabla_b
+
+    def backprop_pass(self, X, Y):
+        """Every quantity of one forward and backward pass over (X, Y), checked and copied.
+
+        Returns a ``BackpropPass`` with, per layer l = 0 .. L-1 (``net.weights[l]``):
+        ``zs[l]`` = z^l, ``activations[l + 1]`` = a^l (``activations[0]`` is X),
+        ``deltas[l]`` = δ^l (one row per example), and the gradients of the mean cost
+        ``nabla_w[l]`` = ∂C/∂w^l, ``nabla_b[l]`` = ∂C/∂b^l. What ``bprop.trace`` shows.
+        """
         X = validation.inputs(X, self.sizes[0], self.dtype)
         Y, _ = validation.targets(Y, len(X), self.sizes[-1], self.dtype, self.is_classifier,
                                   cost=self.cost)
-        workspace = _Workspace(self, len(X))  # fresh: the caller owns the returned arrays
-        return self._backprop(X, Y, workspace)
+        workspace = self.backward(X, Y, Workspace(self, len(X)))  # fresh: the caller owns it
+        return BackpropPass(zs=workspace.zs, activations=list(workspace.activations),
+                            deltas=workspace.deltas, nabla_w=workspace.nabla_w,
+                            nabla_b=workspace.nabla_b)
 
-    def _backprop(self, X, Y, workspace, masks=None, mean=True):
-        """BP1-BP4 for a clean mini-batch, into ``workspace.nabla_w`` and ``workspace.nabla_b``.
+    def backward(self, X, Y, workspace, masks=None, mean=True):
+        """BP1-BP4 for a checked mini-batch (X, Y), into ``workspace``; returns the workspace.
 
-        With ``mean=False`` the gradients are left as sums over the mini-batch,
-        Σ_x ∂C_x/∂w, and the 1/m is applied by the update w → w - (η/m) Σ_x ∂C_x/∂w
-        (Nielsen's equations 20-21): the training loop's form, one pass fewer per array.
+        Runs ``forward`` first, then leaves δ^l in ``workspace.deltas[l]`` and the gradients
+        in ``workspace.nabla_w`` / ``workspace.nabla_b``. With ``mean=False`` the gradients
+        are left as sums over the mini-batch, Σ_x ∂C_x/∂w, and the 1/m is applied by the
+        update w → w - (η/m) Σ_x ∂C_x/∂w (Nielsen's equations 20-21): the training loop's
+        form, one pass fewer per array. Like ``forward``, this checks nothing.
         """
-        zs, activations, inputs = self._forward(X, workspace, masks)
+        self.forward(X, workspace, masks)
+        zs, activations, inputs = workspace.zs, workspace.activations, workspace.inputs
         nabla_w, nabla_b, deltas = workspace.nabla_w, workspace.nabla_b, workspace.deltas
         L = self.n_layers - 1
         delta = self.cost.output_delta(zs[L], activations[L + 1], Y, out=deltas[L])  # BP1
@@ -207,16 +225,20 @@ class Network:
             m = len(X)
             for nabla in nabla_w + nabla_b:
                 nabla /= m                                                # BP3, BP4: the mean over x
-        return nabla_w, nabla_b
+        return workspace
 
-    def _workspace(self, m):
-        """Reusable buffers for mini-batches of m rows (a few sizes kept, oldest dropped)."""
+    def workspace(self, m):
+        """The reusable ``Workspace`` for mini-batches of m rows (a few sizes kept, oldest dropped)."""
         workspace = self._workspaces.get(m)
         if workspace is None or not workspace.fits(self):
             if len(self._workspaces) >= 4:
                 self._workspaces.pop(next(iter(self._workspaces)))
-            workspace = self._workspaces[m] = _Workspace(self, m)
+            workspace = self._workspaces[m] = Workspace(self, m)
         return workspace
+
+    def release_workspaces(self):
+        """Drop the cached workspaces (they are rebuilt on demand), e.g. before pickling."""
+        self._workspaces.clear()
 
     # ---- using a trained network ---------------------------------------------------
     def predict_proba(self, X):
@@ -230,10 +252,10 @@ class Network:
     def _decide(self, output):
         if not self.is_classifier:
             return output[:, 0] if output.shape[1] == 1 else output
-        return self._classes(output)
+        return self.classes(output)
 
     @staticmethod
-    def _classes(output):
+    def classes(output):
         """Class indices read from output rows: the argmax, or a > 0.5 for a single unit."""
         if output.shape[1] == 1:
             return (output[:, 0] > 0.5).astype(np.int64)
@@ -247,16 +269,19 @@ class Network:
         X = validation.inputs(X, self.sizes[0], self.dtype)
         Y, labels = validation.targets(y, len(X), self.sizes[-1], self.dtype, self.is_classifier,
                                        cost=self.cost)
-        return self._evaluate_checked(X, Y, labels)
+        return self.score(X, Y, labels)
 
-    def _evaluate_checked(self, X, Y, labels, chunk=4096):
+    def score(self, X, Y, labels, chunk=4096):
+        """``evaluate`` for data already checked: X and target rows Y in ``self.dtype``,
+        ``labels`` the class indices (or None). What the training loop calls each epoch."""
         total_cost, correct = 0.0, 0
         for start in range(0, len(X), chunk):
             rows = slice(start, start + chunk)
-            zs, activations, _ = self._forward(X[rows], self._workspace(len(X[rows])))
-            total_cost += float(self.cost.value(zs[-1], activations[-1], Y[rows]).sum())
+            workspace = self.forward(X[rows], self.workspace(len(X[rows])))
+            z, a = workspace.zs[-1], workspace.activations[-1]
+            total_cost += float(self.cost.value(z, a, Y[rows]).sum())
             if labels is not None:
-                correct += int((self._classes(activations[-1]) == labels[rows]).sum())
+                correct += int((self.classes(a) == labels[rows]).sum())
         n = len(X)
         return {"cost": total_cost / n,
                 "accuracy": correct / n if labels is not None else None,
@@ -297,11 +322,30 @@ class Network:
         self.biases = [np.array(b, dtype=self.dtype) for b in biases]
 
 
-class _Workspace:
-    """Buffers for one mini-batch size: z^l, a^l, δ^l per layer, and the gradients."""
+class BackpropPass:
+    """The per-layer quantities of one backprop pass (see ``Network.backprop_pass``)."""
+
+    __slots__ = ("zs", "activations", "deltas", "nabla_w", "nabla_b")
+
+    def __init__(self, zs, activations, deltas, nabla_w, nabla_b):
+        self.zs, self.activations, self.deltas = zs, activations, deltas
+        self.nabla_w, self.nabla_b = nabla_w, nabla_b
+
+
+class Workspace:
+    """Buffers for mini-batches of m rows, reused step after step.
+
+    ``X``, ``Y``: the mini-batch itself (``gather`` copies the training loop's rows here);
+    per layer l: ``zs[l]`` (z^l), ``activations[l + 1]`` (a^l; ``activations[0]`` is
+    the input), ``inputs[l]`` (what weight layer l multiplies), ``deltas[l]`` (δ^l),
+    ``nabla_w[l]``, ``nabla_b[l]`` (the gradients), ``dropped[l]`` (a^l ⊙ dropout mask).
+    ``Network.forward`` and ``Network.backward`` fill them.
+    """
 
     def __init__(self, network, m):
         dtype, sizes = network.dtype, network.sizes
+        self.m = m
+        self.X = self.Y = None    # made by the first ``gather``: evaluation needs neither
         self.zs = [np.empty((m, n), dtype) for n in sizes[1:]]
         self.activations = [None] + [np.empty((m, n), dtype) for n in sizes[1:]]
         self.inputs = [None] * len(sizes)
@@ -313,6 +357,15 @@ class _Workspace:
 
     def fits(self, network):
         return self.sizes == network.sizes and self.dtype == network.dtype
+
+    def gather(self, X, Y, rows):
+        """Copy rows ``rows`` of X and Y into this workspace's own ``X`` and ``Y``; return them."""
+        if self.X is None:
+            self.X = np.empty((self.m, X.shape[1]), self.dtype)
+            self.Y = np.empty((self.m, Y.shape[1]), self.dtype)
+        X.take(rows, axis=0, out=self.X)
+        Y.take(rows, axis=0, out=self.Y)
+        return self.X, self.Y
 
 
 def _is_dtype(value):

@@ -69,6 +69,10 @@ class Adam:
     m → β1 m + (1 - β1) ∇C,   v → β2 v + (1 - β2) (∇C)²
     m̂ = m / (1 - β1^t),       v̂ = v / (1 - β2^t)
     w → w - η m̂ / (√v̂ + ε)
+
+    ∇C is the mean gradient: ``step`` first divides the summed ``grads`` by m. The bias
+    corrections are applied as two scalars, η √c2 / c1 and ε √c2 (c_i = 1 - β_i^t), which
+    gives the same update as the formula above with one pass fewer per array.
     """
 
     name = "adam"
@@ -93,19 +97,20 @@ class Adam:
         # Python floats (math.sqrt), so float32 arrays stay float32 with no casting.
         step_size = eta * math.sqrt(correction2) / correction1
         epsilon_hat = self.epsilon * math.sqrt(correction2)
-        # ∇C = Σ_x ∇C_x / m: the 1/m is folded into the moment updates' factors.
         for w, nabla, m_, v, scratch in zip(params, grads, self.m, self.v, self._scratch):
+            g = nabla
+            g *= 1.0 / m                                # ∇C = (1/m) Σ_x ∇C_x, the mean gradient
             m_ *= beta1
-            m_ += np.multiply(nabla, (1.0 - beta1) / m, out=scratch)   # m → β1 m + (1 - β1) ∇C
-            nabla *= nabla
-            nabla *= (1.0 - beta2) / (m * m)
+            m_ += np.multiply(g, 1.0 - beta1, out=scratch)   # m → β1 m + (1 - β1) ∇C
+            g *= g
+            g *= 1.0 - beta2
             v *= beta2
-            v += nabla                                  # v → β2 v + (1 - β2) (∇C)²
-            np.sqrt(v, out=nabla)
-            nabla += epsilon_hat
-            np.divide(m_, nabla, out=nabla)
-            nabla *= step_size
-            w -= nabla                                  # w → w - η m̂ / (√v̂ + ε)
+            v += g                                      # v → β2 v + (1 - β2) (∇C)²
+            denominator = np.sqrt(v, out=g)
+            denominator += epsilon_hat                  # √v + ε √c2
+            update = np.divide(m_, denominator, out=g)
+            update *= step_size
+            w -= update                                 # w → w - η m̂ / (√v̂ + ε)
 
     def state(self):
         arrays = {}

@@ -202,7 +202,7 @@ def finish_run(network, data, trainer, run_dir, config, plots=True):
         best_path = os.path.join(run_dir, "model-best.npz")
         if summary["best_epoch"] is not None and os.path.exists(best_path):
             summary["best_test_accuracy"] = io.load(best_path).evaluate(X_test, y_test)["accuracy"]
-        predicted = network._classes(network.feedforward(X_test))
+        predicted = network.classes(network.feedforward(X_test))
         matrix = metrics.confusion_matrix(y_test, predicted, len(data.class_names))
     io.write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     if plots:

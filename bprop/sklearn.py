@@ -182,7 +182,7 @@ class _BaseBP(BaseEstimator):
         # The network's mini-batch buffers are a cache; don't pickle them.
         network = self.__dict__.get("network_")
         if network is not None:
-            network._workspaces.clear()
+            network.release_workspaces()
         return super().__getstate__()
 
 

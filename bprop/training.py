@@ -217,16 +217,13 @@ class Trainer:
         """One mini-batch: backprop, L2, update. Returns the batch's z^L (a workspace buffer)."""
         network = self.network
         m = len(rows)
-        workspace = network._workspace(m)
-        if not hasattr(workspace, "X"):
-            workspace.X = np.empty((m, X.shape[1]), network.dtype)
-            workspace.Y = np.empty((m, Y.shape[1]), network.dtype)
-        X.take(rows, axis=0, out=workspace.X)
-        Y.take(rows, axis=0, out=workspace.Y)
+        workspace = network.workspace(m)
+        X_batch, Y_batch = workspace.gather(X, Y, rows)
         masks = self._dropout_masks(m) if self.dropout else None
 
         # Gradients summed over the mini-batch; the update divides by m (Nielsen's eq. 20).
-        nabla_w, nabla_b = network._backprop(workspace.X, workspace.Y, workspace, masks, mean=False)
+        network.backward(X_batch, Y_batch, workspace, masks, mean=False)
+        nabla_w, nabla_b = workspace.nabla_w, workspace.nabla_b
 
         if self.l2:
             shrink = m * self.l2 / n
@@ -252,7 +249,7 @@ class Trainer:
         a = network.activations[-1].forward(z, np.empty_like(z))
         self.running["cost"] += float(network.cost.value(z, a, Y[rows]).sum())
         if labels is not None:
-            self.running["correct"] += int((network._classes(a) == labels[rows]).sum())
+            self.running["correct"] += int((network.classes(a) == labels[rows]).sum())
         self.running["seen"] += done - start
 
     def _dropout_masks(self, m):
@@ -277,7 +274,7 @@ class Trainer:
             "seconds": running["seconds"],
         }
         if validation_set is not None:
-            result = network._evaluate_checked(*validation_set)
+            result = network.score(*validation_set)
             record["validation_cost"], record["validation_accuracy"] = result["cost"], result["accuracy"]
         self.history.append(record)
         self.epoch += 1

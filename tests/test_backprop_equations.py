@@ -1,6 +1,6 @@
 """BP1-BP4, each on its own, against an independent forward pass written here.
 
-The network's per-example δ^l are read from the workspace that ``Network._backprop``
+The network's per-example δ^l are read from the workspace that ``Network.backward``
 fills; every reference value is computed in this file in float64 by plain NumPy and
 central finite differences: perturb z^l (or a parameter), run the rest of the network
 forward in test code, and difference the per-example cost C_x.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bprop import Network
-from bprop.network import _Workspace
+from bprop.network import Workspace
 
 H = 1e-5
 M = 7
@@ -122,9 +122,8 @@ def make_problem(hidden, output, cost, sizes=(4, 5, 6, 3), seed=0):
 
 def run_backprop(net, X, Y):
     """The network's BP1-BP4 on a clean mini-batch; returns (nabla_w, nabla_b, deltas)."""
-    workspace = _Workspace(net, len(X))
-    nabla_w, nabla_b = net._backprop(X, Y, workspace)
-    return nabla_w, nabla_b, workspace.deltas
+    workspace = net.backward(X, Y, Workspace(net, len(X)))
+    return workspace.nabla_w, workspace.nabla_b, workspace.deltas
 
 
 # ---- BP1 ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 import bprop
 from bprop import Network
 from bprop.activations import LeakyReLU, Tanh
-from bprop.network import _Workspace
+from bprop.network import Workspace
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 OUTPUT_COSTS = [("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quadratic"),
@@ -137,13 +137,13 @@ def test_one_column_of_regression_values_matches_finite_differences():
 # ---- what gradcheck reports ------------------------------------------------------------------------
 def count_forward_passes(monkeypatch):
     calls = []
-    original = Network._forward
+    original = Network.forward
 
     def counting(self, X, workspace, masks=None):
         calls.append(len(X))
         return original(self, X, workspace, masks)
 
-    monkeypatch.setattr(Network, "_forward", counting)
+    monkeypatch.setattr(Network, "forward", counting)
     return calls
 
 
@@ -213,7 +213,8 @@ def test_backprop_with_a_fixed_dropout_mask_matches_finite_differences_of_the_ma
     masks = [(rng.random((m, WIDTH)) < keep) / keep for _ in range(2)] + [None]
     assert all(0 < mask.mean() < 1 / keep for mask in masks[:2])  # some dropped, some kept
 
-    nabla_w, nabla_b = net._backprop(X, Y, _Workspace(net, m), masks)
+    workspace = net.backward(X, Y, Workspace(net, m), masks)
+    nabla_w, nabla_b = workspace.nabla_w, workspace.nabla_b
 
     h = 1e-5
     for l in range(net.n_layers):

@@ -291,3 +291,49 @@ def test_public_api_exports_the_documented_names():
     for name in ["Network", "Dense", "load", "gradcheck", "DivergenceError", "ModelFileError",
                  "InputError"]:
         assert hasattr(bprop, name)
+
+
+# ---- the core API the rest of the package uses ---------------------------------------------------
+def test_backprop_pass_returns_every_layers_quantities_consistent_with_a_plain_forward_pass():
+    rng = np.random.default_rng(3)
+    net = Network([3, 4, 2], activation=["tanh", "softmax"], cost="cross_entropy", seed=1)
+    X, y = rng.standard_normal((5, 3)), np.array([0, 1, 1, 0, 1])
+    step = net.backprop_pass(X, y)
+    a = X
+    np.testing.assert_array_equal(step.activations[0], X)
+    for l, (w, b) in enumerate(zip(net.weights, net.biases)):
+        z = a @ w.T + b
+        np.testing.assert_allclose(step.zs[l], z, rtol=1e-12)
+        a = np.tanh(z) if l == 0 else np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(step.activations[l + 1], a, rtol=1e-12)
+    Y = np.eye(2)[y]
+    np.testing.assert_allclose(step.deltas[1], step.activations[2] - Y, rtol=1e-12)   # fused BP1
+    np.testing.assert_allclose(step.deltas[0], (step.deltas[1] @ net.weights[1]) * (1 - step.activations[1] ** 2),
+                               rtol=1e-12)                                             # BP2
+    nabla_w, nabla_b = net.backprop(X, y)
+    for l in range(2):
+        np.testing.assert_array_equal(step.nabla_w[l], nabla_w[l])
+        np.testing.assert_array_equal(step.nabla_b[l], nabla_b[l])
+        np.testing.assert_allclose(step.nabla_b[l], step.deltas[l].mean(axis=0), rtol=1e-12)   # BP3
+
+
+def test_backprop_pass_arrays_belong_to_the_caller():
+    net = Network([2, 3, 1], seed=0)
+    X, Y = np.ones((4, 2)), np.array([0, 1, 1, 0])
+    first = net.backprop_pass(X, Y)
+    saved = [d.copy() for d in first.deltas]
+    net.backprop_pass(2 * X, Y)
+    net.fit(X, Y, epochs=1, batch_size=4)
+    for before, after in zip(saved, first.deltas):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_a_workspace_gathers_a_mini_batch_into_its_own_buffers():
+    net = Network([3, 2], seed=0)
+    X, Y = np.arange(12.0).reshape(4, 3), np.arange(8.0).reshape(4, 2)
+    workspace = net.workspace(2)
+    X_batch, Y_batch = workspace.gather(X, Y, np.array([3, 1]))
+    np.testing.assert_array_equal(X_batch, X[[3, 1]])
+    np.testing.assert_array_equal(Y_batch, Y[[3, 1]])
+    assert X_batch is workspace.X and not np.shares_memory(X_batch, X)
+    assert net.workspace(2) is workspace

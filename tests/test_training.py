@@ -133,13 +133,13 @@ def test_each_epoch_visits_every_example_once_in_a_new_order(monkeypatch):
     X = np.column_stack([np.arange(n, dtype=float), np.zeros((n, 3))])
     y = np.arange(n) % 3
     seen = []
-    original = Network._backprop
+    original = Network.backward
 
     def recording(self, X_batch, Y_batch, workspace, masks=None, mean=True):
         seen.append(X_batch[:, 0].astype(int).tolist())
         return original(self, X_batch, Y_batch, workspace, masks, mean)
 
-    monkeypatch.setattr(Network, "_backprop", recording)
+    monkeypatch.setattr(Network, "backward", recording)
     classifier().fit(X, y, epochs=3, batch_size=batch_size, seed=0)
     assert [len(rows) for rows in seen] == [3, 3, 3, 1] * 3
     epochs = [sum(seen[i:i + 4], []) for i in (0, 4, 8)]

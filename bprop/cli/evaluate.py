@@ -37,7 +37,7 @@ def run(args):
         raise InputError(f"the model has {network.sizes[-1]} outputs but {data.name} has "
                          f"{len(data.class_names)} classes")
     result = network.evaluate(X, y)
-    matrix = metrics.confusion_matrix(y, network._classes(network.feedforward(X)), len(data.class_names))
+    matrix = metrics.confusion_matrix(y, network.classes(network.feedforward(X)), len(data.class_names))
     precision, recall, support = metrics.per_class(matrix)
     if args.json:
         print(json.dumps({
