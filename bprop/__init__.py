@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "Network": "bprop.network", "Dense": "bprop.network",
-    "load": "bprop.io", "gradcheck": "bprop.finite_differences", "trace": "bprop.tracing",
+    "load": "bprop.network", "gradcheck": "bprop.finite_differences", "trace": "bprop.tracing",
     "Trainer": "bprop.training", "Callback": "bprop.training", "History": "bprop.training",
     "BpropError": "bprop.errors", "InputError": "bprop.errors", "DataError": "bprop.errors",
     "ModelFileError": "bprop.errors", "DivergenceError": "bprop.errors",

@@ -103,7 +103,8 @@ def _fsync_folder(folder):
 
 
 def save(network, path):
-    """Write ``network`` to ``path`` (a ``.npz`` file), atomically."""
+    """Write ``network`` to ``path`` (a ``.npz`` file), atomically. ``bprop.load`` reads it
+    (in ``bprop/network.py``: this module knows the file format, not the Network class)."""
     write_archive(path, "model", network_arrays(network), {"network": network.config()})
 
 
@@ -115,12 +116,6 @@ def network_arrays(network):
 
 
 # ---- reading -----------------------------------------------------------------------------
-def load(path):
-    """Read a network written by ``Network.save`` (or the model inside a checkpoint)."""
-    arrays, header = read_archive(path, kinds=("model", "checkpoint"))
-    return network_from(header["network"], arrays, path)
-
-
 def read_archive(path, kinds, expected_shapes=None):
     """Read and check an archive; returns ``(arrays, header)``.
 
@@ -229,27 +224,3 @@ def _read_npy(file, shape, name, key, allowed, stored_size=None):
         raise ModelFileError(f"{name}: {key} is truncated ({len(data)} of {nbytes} bytes)")
     array = np.frombuffer(data, dtype=dtype).reshape(found_shape, order="F" if fortran else "C")
     return np.array(array, order="C")  # writable, owned, C-ordered
-
-
-def network_from(config, arrays, path="model"):
-    """Build a Network from a header's ``network`` config and its arrays."""
-    from bprop.errors import InputError
-    from bprop.network import Network
-
-    name = os.path.basename(os.fspath(path))
-    try:
-        network = Network(config["sizes"], config["activations"], config["cost"],
-                          init=config.get("init"), dtype=config["dtype"], seed=config.get("seed"))
-    except (KeyError, TypeError) as error:
-        raise ModelFileError(f"{name}: header's network description is incomplete ({error})") from None
-    except InputError as error:
-        raise ModelFileError(f"{name}: header's network description is invalid: {error}") from None
-    weights = [arrays[f"w{l}"] for l in range(network.n_layers)]
-    biases = [arrays[f"b{l}"] for l in range(network.n_layers)]
-    for array in weights + biases:
-        if array.dtype != network.dtype:
-            raise ModelFileError(f"{name}: arrays are {array.dtype} but the header says {network.dtype}")
-        if not np.isfinite(array).all():
-            raise ModelFileError(f"{name}: parameters contain NaN or infinite values")
-    network.set_parameters(weights, biases)
-    return network

@@ -19,12 +19,14 @@ C = (1/m) Σ_x C_x by the four equations:
 δ stays per example (one row each); the 1/m mean is taken in BP3 and BP4 (or, while
 training, in the update w → w - (η/m) Σ_x ∂C_x/∂w, as the book writes it).
 """
+import os
+
 import numpy as np
 
 from bprop import activations as _activations
 from bprop import costs as _costs
-from bprop import validation
-from bprop.errors import InputError
+from bprop import io, validation
+from bprop.errors import InputError, ModelFileError
 
 INITS = ("large", "nielsen", "glorot", "he")
 DTYPES = ("float32", "float64")
@@ -299,9 +301,7 @@ class Network:
 
     def save(self, path):
         """Write the network to one ``.npz`` file (arrays + JSON header, no pickle), atomically."""
-        from bprop.io import save
-
-        save(self, path)
+        io.save(self, path)
 
     def copy_parameters(self):
         """Copies of (weights, biases)."""
@@ -366,6 +366,33 @@ class Workspace:
         X.take(rows, axis=0, out=self.X)
         Y.take(rows, axis=0, out=self.Y)
         return self.X, self.Y
+
+
+def load(path):
+    """Read a network written by ``Network.save`` (or the model inside a checkpoint)."""
+    arrays, header = io.read_archive(path, kinds=("model", "checkpoint"))
+    return network_from(header["network"], arrays, path)
+
+
+def network_from(config, arrays, path="model"):
+    """Build a Network from a model file header's ``network`` config and its arrays, checked."""
+    name = os.path.basename(os.fspath(path))
+    try:
+        network = Network(config["sizes"], config["activations"], config["cost"],
+                          init=config.get("init"), dtype=config["dtype"], seed=config.get("seed"))
+    except (KeyError, TypeError) as error:
+        raise ModelFileError(f"{name}: header's network description is incomplete ({error})") from None
+    except InputError as error:
+        raise ModelFileError(f"{name}: header's network description is invalid: {error}") from None
+    weights = [arrays[f"w{l}"] for l in range(network.n_layers)]
+    biases = [arrays[f"b{l}"] for l in range(network.n_layers)]
+    for array in weights + biases:
+        if array.dtype != network.dtype:
+            raise ModelFileError(f"{name}: arrays are {array.dtype} but the header says {network.dtype}")
+        if not np.isfinite(array).all():
+            raise ModelFileError(f"{name}: parameters contain NaN or infinite values")
+    network.set_parameters(weights, biases)
+    return network
 
 
 def _is_dtype(value):

@@ -24,7 +24,7 @@ import numpy as np
 
 from bprop import io, options, validation
 from bprop.errors import DataError, InputError, ModelFileError, TrainingInterrupted
-from bprop.network import Network
+from bprop.network import Network, load, network_from
 from bprop.training import Callback, Trainer, validation_score
 
 # The data set, the network and the checkpoints; the training options and their run
@@ -201,7 +201,7 @@ def finish_run(network, data, trainer, run_dir, config, plots=True):
         summary["test_accuracy"], summary["test_cost"] = result["accuracy"], result["cost"]
         best_path = os.path.join(run_dir, "model-best.npz")
         if summary["best_epoch"] is not None and os.path.exists(best_path):
-            summary["best_test_accuracy"] = io.load(best_path).evaluate(X_test, y_test)["accuracy"]
+            summary["best_test_accuracy"] = load(best_path).evaluate(X_test, y_test)["accuracy"]
         predicted = network.classes(network.feedforward(X_test))
         matrix = metrics.confusion_matrix(y_test, predicted, len(data.class_names))
     io.write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
@@ -282,7 +282,7 @@ def read_checkpoint(path):
     trainer_info = header.get("trainer")
     if not isinstance(trainer_info, dict):
         raise ModelFileError(f"{os.path.basename(path)}: checkpoint has no training state")
-    io.network_from(header["network"], arrays, path)  # checks the parameters themselves
+    network_from(header["network"], arrays, path)  # checks the parameters themselves
     return header["network"], arrays, trainer_info
 
 
