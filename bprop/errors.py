@@ -28,3 +28,7 @@ class DivergenceError(BpropError, ArithmeticError):
 
 class TrainingInterrupted(BpropError):
     """Training was stopped by the user (Ctrl-C) after the last checkpoint was written."""
+
+
+class MissingDependency(BpropError, ImportError):
+    """An optional library a feature needs is not installed (see ``bprop.extras``)."""

@@ -41,10 +41,10 @@ def read_image(path, n_features):
     side = int(round(np.sqrt(n_features)))
     if side * side != n_features:
         raise DataError(f"the model's {n_features} inputs are not a square image; give .npy or .csv rows")
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise DataError("reading images needs Pillow: pip install pillow") from None
+    from bprop import extras
+
+    Image = extras.load("reading images", "PIL.Image", error=DataError)
+    UnidentifiedImageError = Image.UnidentifiedImageError
     try:
         with Image.open(path) as image:
             image = image.convert("L").resize((side, side), Image.LANCZOS)

@@ -6,28 +6,32 @@ import math
 import numpy as np
 
 
-def _pyplot():
-    import matplotlib
+def pyplot(feature="drawing the plots"):
+    """matplotlib.pyplot on the file-only Agg backend; one line naming the extra when missing.
 
+    ``feature`` names what is being drawn, for that line (see ``bprop.extras``).
+    """
+    from bprop import extras
+
+    matplotlib = extras.load(feature, "matplotlib")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return extras.load(feature, "matplotlib.pyplot")
 
 
-def _save(figure, path):
+def save(figure, path):
+    """Write ``figure`` to ``path`` as PNG, atomically, and close it."""
     from bprop.io import atomic_file
 
     try:
         with atomic_file(path) as file:
             figure.savefig(file, dpi=110, format="png")
     finally:
-        _pyplot().close(figure)
+        pyplot().close(figure)
 
 
 def learning_curves(history, path, title=""):
     """Cost and accuracy against epoch, training and validation side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [record["epoch"] for record in history]
     has_accuracy = any(record.get("accuracy") is not None for record in history)
     figure, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5.5, 4))
@@ -48,12 +52,12 @@ def learning_curves(history, path, title=""):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    _save(figure, path)
+    save(figure, path)
 
 
 def confusion_matrix(matrix, class_names, path, title="Confusion matrix (test set)"):
     """Counts of true class (rows) against predicted class (columns)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(class_names)
     size = max(4.5, 0.55 * n + 2)
     figure, axis = plt.subplots(figsize=(size + 1, size))
@@ -72,12 +76,12 @@ def confusion_matrix(matrix, class_names, path, title="Confusion matrix (test se
                           color="white" if matrix[i, j] > threshold else "black")
     axis.set_title(title)
     figure.tight_layout()
-    _save(figure, path)
+    save(figure, path)
 
 
 def first_layer_weights(weights, image_shape, path, limit=64):
     """Each first-layer neuron's weights w_j· drawn as an image of the input's shape."""
-    plt = _pyplot()
+    plt = pyplot()
     count = min(len(weights), limit)
     columns = math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
@@ -92,12 +96,12 @@ def first_layer_weights(weights, image_shape, path, limit=64):
             axis.set_title(str(j), fontsize=6)
     figure.suptitle(f"First-layer weights (red +, blue -), {count} of {len(weights)} neurons")
     figure.tight_layout()
-    _save(figure, path)
+    save(figure, path)
 
 
 def misclassified(X, y_true, y_pred, image_shape, class_names, path, limit=36):
     """A grid of test images the network got wrong, each titled 'true → predicted'."""
-    plt = _pyplot()
+    plt = pyplot()
     wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:limit]
     columns = max(1, min(6, len(wrong)))
     rows = max(1, math.ceil(len(wrong) / columns))
@@ -111,4 +115,4 @@ def misclassified(X, y_true, y_pred, image_shape, class_names, path, limit=36):
     figure.suptitle(f"Misclassified test examples (true → predicted), {len(wrong)} shown"
                     if len(wrong) else "No misclassified test examples")
     figure.tight_layout()
-    _save(figure, path)
+    save(figure, path)

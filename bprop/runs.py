@@ -101,6 +101,22 @@ def check_config(config):
         validation.positive_int(config["checkpoint_every"], "checkpoint_every")
 
 
+def require_extras(config, progress=False, plots=True):
+    """Check, before any training, that the optional libraries this run will use are there.
+
+    Raises MissingDependency with one line naming the extra to install or the flag that
+    avoids it: the plots need matplotlib, a progress bar tqdm, the digits scikit-learn.
+    """
+    from bprop import extras
+
+    if plots:
+        extras.require("drawing the plots")
+    if progress:
+        extras.require("a progress bar")
+    if config["dataset"] == "digits":
+        extras.require("the digits data set")
+
+
 def build_network(config, n_features, n_classes):
     sizes = config["sizes"] or [n_features, *config["hidden"], n_classes]
     sizes = [validation.positive_int(n, "each layer size") for n in sizes]
@@ -131,6 +147,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     run_dir = os.fspath(run_dir)
     if resume:
         config = _read_config(run_dir)
+        require_extras(config, progress=progress and not quiet, plots=plots)
         io.remove_stale_temporaries(run_dir)
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         # Killed before the first checkpoint: nothing was kept, so start from the beginning.
@@ -138,6 +155,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     else:
         config = resolve_config(config)
         check_config(config)  # before the folder is claimed or any data is loaded
+        require_extras(config, progress=progress and not quiet, plots=plots)
         _claim_folder(run_dir)
         state = None
     # The split of data sets without their own test set uses a fixed seed, not the run's:

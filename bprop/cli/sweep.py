@@ -51,6 +51,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    import sys
     import time
 
     from bprop import sweep
@@ -76,6 +77,10 @@ def run(args):
     if spec.get("method", "grid") == "grid" and args.trials is None:
         spec.pop("trials", None)  # a spec's random-search size, not wanted by --method grid
 
+    if not args.quiet and sys.stderr.isatty():  # the trials' progress bar, checked up front
+        from bprop import extras
+
+        extras.require("a progress bar")
     report = _Report(quiet=args.quiet)
     try:
         result = sweep.run_sweep(spec, out_dir, scheduler=args.scheduler, n_workers=args.workers,

@@ -64,6 +64,10 @@ def run(args):
         for name in sources.example_names():
             print(f"{name:<20}  {sources.example(name).description}")
         return 0
+    if args.picture:  # before the step is computed, not after
+        from bprop import extras
+
+        extras.require("drawing the network")
     flags = [name for name in ("activation", "output_activation", "cost", "init", "seed", "batch")
              if getattr(args, name) is not None]
     if flags and args.sizes is None:

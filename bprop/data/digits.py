@@ -13,13 +13,10 @@ def load_digits(validation_size=None, seed=0):
     Pixel values 0..16 are scaled to [0, 1]. The examples are shuffled with ``seed`` and
     split 60/20/20 into train, validation and test (see ``split_shuffled``).
     """
-    try:
-        from sklearn.datasets import load_digits as sklearn_load_digits
-    except ImportError:
-        raise DataError(
-            "the digits data set comes with scikit-learn, which is not installed; "
-            "run `pip install scikit-learn`"
-        ) from None
+    from bprop import extras
+
+    datasets = extras.load("the digits data set", "sklearn.datasets", error=DataError)
+    sklearn_load_digits = datasets.load_digits
     bunch = sklearn_load_digits()
     X = np.asarray(bunch.data, dtype=np.float32) / np.float32(16.0)
     y = np.asarray(bunch.target, dtype=np.int64)

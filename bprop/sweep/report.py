@@ -88,9 +88,9 @@ def plot_results(path, rows, search, metric, goal, best=None):
     the best trial. Ranges drawn log-uniformly, and positive values spanning two decades or
     more, get a log axis; lists of non-numbers are shown in the spec's order.
     """
-    from bprop.plots import _pyplot, _save
+    from bprop import plots
 
-    plt = _pyplot()
+    plt = plots.pyplot("drawing sweep.png")
     if not isinstance(search, dict):
         search = {key: None for key in search}
     n = len(search)
@@ -141,4 +141,4 @@ def plot_results(path, rows, search, metric, goal, best=None):
     finished = sum(_score(row, metric) is not None for row in rows)
     figure.suptitle(f"{metric} of {finished} finished trial{'s' * (finished != 1)}")
     figure.tight_layout()
-    _save(figure, path)
+    plots.save(figure, path)

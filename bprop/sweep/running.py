@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from bprop import io
-from bprop.errors import BpropError, DivergenceError, InputError
+from bprop.errors import DivergenceError, InputError
 from bprop.sweep.report import best_row, plot_results, result_row, write_results
 from bprop.sweep.spec import check_spec, expand, resolve_run_config
 
@@ -140,6 +140,10 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
     SweepResult
     """
     spec = check_spec(spec)
+    from bprop import extras
+
+    extras.require("running a sweep")  # before anything is written or any trial runs
+    extras.require("drawing sweep.png")
     if trial_function is None:
         from bprop import runs
 
@@ -149,6 +153,8 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
                              f"{', '.join(runs.SUMMARY_METRICS)}")
         for trial in trials:  # refuse a bad value now, not after the cluster ran every trial
             runs.check_config(trial.config)
+        for dataset in {trial.config["dataset"] for trial in trials}:
+            runs.require_extras({"dataset": dataset}, plots=plots)
         trial_function = train_trial if plots else functools.partial(train_trial, plots=False)
     else:
         trials = expand(spec)
@@ -195,11 +201,10 @@ class _DaskClient:
     def __enter__(self):
         import logging
 
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise BpropError("sweeps run on Dask, which is not installed; "
-                             "run `pip install 'dask[distributed]'` (or bprop[sweep])") from None
+        from bprop import extras
+
+        distributed = extras.load("running a sweep", "distributed")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
         if self.client is not None:
             return self.client, f"Dask cluster at {self.client.scheduler.address}"

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from bprop.errors import BpropError, InputError
+from bprop.errors import InputError
 
 METHODS = ("grid", "random")
 GOALS = ("max", "min")
@@ -43,11 +43,9 @@ def load_spec(path):
         if path.endswith(".json"):
             spec = json.loads(text)
         else:
-            try:
-                import yaml
-            except ImportError:
-                raise BpropError(f"reading {path} needs PyYAML: run `pip install pyyaml`, "
-                                 "or write the spec as JSON (.json)") from None
+            from bprop import extras
+
+            yaml = extras.load("reading a YAML sweep spec", "yaml")
             spec = yaml.safe_load(text)
     except ValueError as error:  # json.JSONDecodeError
         raise InputError(f"{path} is not valid JSON: {error}") from None
