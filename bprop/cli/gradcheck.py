@@ -2,14 +2,14 @@
 
 
 def add_parser(subparsers):
-    from bprop.cli.train import _int_list
+    from bprop.cli.train import int_list
 
     parser = subparsers.add_parser(
         "gradcheck", help="check backprop against finite differences",
         description="Compare backprop's gradient with central finite differences in float64, "
                     "on a saved model or on a small seeded network, with a random mini-batch.")
     parser.add_argument("model", metavar="MODEL", nargs="?", help="a .npz model (default: build one)")
-    parser.add_argument("--sizes", type=_int_list, default=[4, 5, 3], help="layer sizes (default 4,5,3)")
+    parser.add_argument("--sizes", type=int_list, default=[4, 5, 3], help="layer sizes (default 4,5,3)")
     parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
     parser.add_argument("--output-activation", help="default: the hidden one, or softmax for cross_entropy")
     parser.add_argument("--cost", default="quadratic", choices=["quadratic", "cross_entropy"])

@@ -16,7 +16,7 @@ def _weight(text):
 
 
 def add_parser(subparsers):
-    from bprop.cli.train import _int_list
+    from bprop.cli.train import int_list
 
     parser = subparsers.add_parser(
         "trace", help="one backprop step with every number, for learners",
@@ -29,7 +29,7 @@ def add_parser(subparsers):
     source.add_argument("spec", metavar="FILE", nargs="?",
                         help="a JSON file with sizes, activations, cost, weights, biases, input, target, eta")
     source.add_argument("--example", help=f"a built-in example (default {DEFAULT_EXAMPLE}; see --list-examples)")
-    source.add_argument("--sizes", type=_int_list,
+    source.add_argument("--sizes", type=int_list,
                         help="build the network from a seed instead: layer sizes like 2,3,2,1")
     source.add_argument("--list-examples", action="store_true", help="list the built-in examples and exit")
     built = parser.add_argument_group("a network built from --sizes (weights and inputs rounded to 2 decimals)")

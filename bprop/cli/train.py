@@ -4,7 +4,8 @@ import argparse
 from bprop import options
 
 
-def _int_list(text):
+def int_list(text):
+    """argparse type for layer sizes: ``"784,30,10"`` -> [784, 30, 10] (train, trace, gradcheck)."""
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -28,8 +29,8 @@ def add_parser(subparsers):
                      help="the book's setups: ch1 = [784,30,10] sigmoid, quadratic, η=3.0, batch 10, 30 epochs; "
                           "ch3 = [784,100,10] cross-entropy, λ=5.0, η=0.5, batch 10")
     shape = net.add_mutually_exclusive_group()
-    shape.add_argument("--sizes", type=_int_list, help="all layer sizes, e.g. 784,30,10")
-    shape.add_argument("--hidden", type=_int_list, help="hidden layer sizes, e.g. 100,100 (default 100)")
+    shape.add_argument("--sizes", type=int_list, help="all layer sizes, e.g. 784,30,10")
+    shape.add_argument("--hidden", type=int_list, help="hidden layer sizes, e.g. 100,100 (default 100)")
     net.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "leaky_relu", "identity"],
                      help="hidden layers' activation (default relu)")
     net.add_argument("--output-activation", choices=["sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"],
