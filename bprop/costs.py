@@ -31,9 +31,14 @@ class Cost:
         """Raise InputError if the target rows Y are outside what this cost is defined for."""
 
     def output_delta(self, z, a, Y, out=None):
-        """BP1: δ^L = ∇_a C ⊙ σ'(z^L), one row per example."""
+        """BP1: δ^L = ∇_a C ⊙ σ'(z^L), one row per example (a^L - y where the pair fuses)."""
         if self.fused:
             return np.subtract(a, Y, out=out)  # BP1, fused: δ^L = a^L - y
+        return self.general_output_delta(z, a, Y, out=out)
+
+    def general_output_delta(self, z, a, Y, out=None):
+        """BP1 as the product ∇_a C ⊙ σ'(z^L) (through σ's Jacobian for softmax), even for a
+        pair that fuses to a^L - y: what the trace shows beside the fused δ^L."""
         return self.activation.vjp(z, a, self.gradient(a, Y), out=out)  # BP1
 
     def __repr__(self):

@@ -50,16 +50,19 @@ def gradcheck(network, X, Y, epsilon=1e-5, max_params=None, seed=0):
 
     nabla_w, nabla_b = twin.backprop(X, Y)
     rng = np.random.default_rng(seed)
+
+    def choose(size):
+        if max_params is None or size <= max_params:
+            return np.arange(size)
+        return np.sort(rng.choice(size, max_params, replace=False))
+
+    fd_w, fd_b = central_differences(twin, X, Y, epsilon, choose)
     layers, checked = [], 0
     for l in range(twin.n_layers):
         errors = {}
-        for kind, params, grads in (("weights", twin.weights, nabla_w), ("biases", twin.biases, nabla_b)):
-            p, g_bp = params[l].reshape(-1), grads[l].reshape(-1)
-            indices = np.arange(p.size)
-            if max_params is not None and p.size > max_params:
-                indices = np.sort(rng.choice(p.size, max_params, replace=False))
-            g_fd = np.array([central_difference(twin, X, Y, p, i, epsilon) for i in indices])
-            errors[kind] = _relative_error(g_bp[indices], g_fd)
+        for kind, grads, estimates in (("weights", nabla_w, fd_w), ("biases", nabla_b, fd_b)):
+            indices, g_fd = estimates[l]
+            errors[kind] = _relative_error(grads[l].reshape(-1)[indices], g_fd)
             checked += len(indices)
         layers.append(errors)
     return {
@@ -70,7 +73,36 @@ def gradcheck(network, X, Y, epsilon=1e-5, max_params=None, seed=0):
     }
 
 
-def central_difference(network, X, Y, p, i, epsilon):
+def central_differences(network, X, Y, epsilon, choose=None):
+    """∂C/∂p ≈ (C(p + ε) - C(p - ε)) / 2ε for the weights and biases of every layer.
+
+    The one finite-difference routine: ``gradcheck`` and ``bprop.trace`` both call it.
+
+    Parameters
+    ----------
+    network : Network, float64 for a useful estimate; each parameter is moved and restored.
+    X, Y : a checked mini-batch in the network's dtype and its target rows.
+    epsilon : float, the step ε.
+    choose : callable, optional
+        ``choose(size)`` gives the indices of a flattened weight matrix or bias vector to
+        estimate (called for w^l, then b^l, layer by layer); by default all of them.
+
+    Returns
+    -------
+    (fd_w, fd_b): per layer, a pair ``(indices, estimates)`` for the flattened w^l and b^l.
+    Each estimate costs two forward passes.
+    """
+    fd_w, fd_b = [], []
+    for w, b in zip(network.weights, network.biases):
+        for params, out in ((w, fd_w), (b, fd_b)):
+            p = params.reshape(-1)   # a view: moving p[i] moves the network's parameter
+            indices = np.arange(p.size) if choose is None else choose(p.size)
+            out.append((indices, np.array([_central_difference(network, X, Y, p, i, epsilon) for i in indices],
+                                          dtype=np.float64)))
+    return fd_w, fd_b
+
+
+def _central_difference(network, X, Y, p, i, epsilon):
     """(C(p_i + ε) - C(p_i - ε)) / 2ε for entry i of the flat parameter view p; p is restored."""
     saved = p[i]
     p[i] = saved + epsilon

@@ -44,10 +44,17 @@ def test_building_and_training_a_network_stays_light():
     assert not loaded & set(HEAVY)
 
 
-def test_public_functions_are_not_shadowed_by_their_modules():
+TRACING = ["bprop.tracing." + name for name in ("step", "record", "paths", "document", "render", "picture", "sources")]
+
+
+@pytest.mark.parametrize("first", ["submodules", "public names"])
+def test_public_functions_are_not_shadowed_by_their_modules(first):
     # Importing a submodule sets it as an attribute of the package: a module named like a
-    # public function (bprop.trace / bprop.gradcheck) would replace the function.
-    code = ("import bprop, bprop.tracing, bprop.finite_differences, bprop.network, bprop.io; "
-            "print(callable(bprop.gradcheck), callable(bprop.trace), callable(bprop.load))")
+    # public function (bprop.trace / bprop.gradcheck) would replace the function, whichever
+    # was touched first.
+    imports = "import " + ", ".join(["bprop.tracing", "bprop.finite_differences", "bprop.network", "bprop.io"] + TRACING)
+    names = "bprop.gradcheck, bprop.trace, bprop.load"
+    code = (f"import bprop; {names}; {imports}" if first == "public names" else f"import bprop; {imports}") + "; " + (
+        f"print(*map(callable, [{names}]), bprop.trace is bprop.tracing.step.trace)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "True", "True"]
+    assert out.split() == ["True", "True", "True", "True"]

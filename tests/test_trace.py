@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import bprop
-from bprop import tracing_sources
+from bprop.tracing import sources
 from bprop.tracing import MAX_PATHS, trace
 
 # The built-in sigmoid-2321 example, as plain lists.
@@ -107,7 +107,7 @@ def sigmoid_trace():
 
 @pytest.fixture(scope="module")
 def softmax_trace():
-    problem = tracing_sources.example("relu-softmax")
+    problem = sources.example("relu-softmax")
     return problem, trace(problem.network, problem.x, problem.y, problem.learning_rate)
 
 
@@ -247,10 +247,40 @@ def test_trace_agrees_with_network_backprop():
         np.testing.assert_allclose(layer.nabla_b, gb, atol=1e-15)
 
 
+def test_the_trace_shows_what_the_cores_one_backward_pass_computed(monkeypatch):
+    # So the hand calculations above check the core: z, a, δ and the gradients are the
+    # numbers Network.backward left in its workspace, not a second implementation's.
+    backward_calls, forward_calls = [], []
+    backward, forward = bprop.Network.backward, bprop.Network.forward
+
+    def recording_backward(self, X, Y, workspace, masks=None, mean=True):
+        result = backward(self, X, Y, workspace, masks, mean)
+        backward_calls.append({name: [a.copy() for a in getattr(result, name)]
+                               for name in ("zs", "deltas", "nabla_w", "nabla_b")})
+        return result
+
+    def counting_forward(self, X, workspace, masks=None):
+        forward_calls.append(len(X))
+        return forward(self, X, workspace, masks)
+
+    monkeypatch.setattr(bprop.Network, "backward", recording_backward)
+    monkeypatch.setattr(bprop.Network, "forward", counting_forward)
+    t = trace(network_of(W, B, "sigmoid", "quadratic"), [[0.5, 1.0], [-1.0, 0.5]], [[1.0], [0.0]], ETA)
+    assert len(backward_calls) == 1
+    core = backward_calls[0]
+    for l, layer in enumerate(t.layers):
+        np.testing.assert_array_equal(layer.z, core["zs"][l])
+        np.testing.assert_array_equal(layer.delta, core["deltas"][l])
+        np.testing.assert_array_equal(layer.nabla_w, core["nabla_w"][l])
+        np.testing.assert_array_equal(layer.nabla_b, core["nabla_b"][l])
+    # One pass for backprop, two per parameter for the differences, one for the cost after the step.
+    assert len(forward_calls) == 1 + t.forward_passes["finite_differences"] + 1 == 1 + 2 * 20 + 1
+
+
 # ---- the sum over paths ----------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["sigmoid-2321", "relu-softmax", "sigmoid-2321-batch"])
 def test_path_sum_equals_bp4_for_every_weight(name):
-    problem = tracing_sources.example(name)
+    problem = sources.example(name)
     t = trace(problem.network, problem.x, problem.y, problem.learning_rate)
     for l in range(1, len(t.sizes)):
         for j in range(t.sizes[l]):

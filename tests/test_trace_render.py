@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 import bprop
-from bprop import tracing_sources
+from bprop.tracing import sources
 from bprop.tracing import Trace, trace
-from bprop.tracing_render import unicode_math
+from bprop.tracing.render import unicode_math
 
 
 def traced(name):
-    problem = tracing_sources.example(name)
+    problem = sources.example(name)
     return trace(problem.network, problem.x, problem.y, problem.learning_rate)
 
 
@@ -207,12 +207,12 @@ def test_picture_refuses_wide_layers_and_unknown_suffixes(tmp_path, sigmoid_trac
 
 # ---- trace files, examples and seeded networks -------------------------------------------------
 def test_built_in_examples_are_listed_and_load():
-    assert {"sigmoid-2321", "relu-softmax"} <= set(tracing_sources.example_names())
-    problem = tracing_sources.example("sigmoid-2321")
+    assert {"sigmoid-2321", "relu-softmax"} <= set(sources.example_names())
+    problem = sources.example("sigmoid-2321")
     assert problem.network.sizes == [2, 3, 2, 1]
     assert [s.name for s in problem.network.activations] == ["sigmoid"] * 3
     assert problem.network.cost.name == "quadratic" and problem.learning_rate == 0.5
-    softmax = tracing_sources.example("relu-softmax")
+    softmax = sources.example("relu-softmax")
     assert [s.name for s in softmax.network.activations] == ["relu", "softmax"]
     assert softmax.network.cost.name == "cross_entropy"
 
@@ -225,7 +225,7 @@ SPEC = {"sizes": [2, 2, 1], "activation": "tanh", "cost": "quadratic",
 def test_a_trace_file_is_read(tmp_path):
     path = tmp_path / "net.json"
     path.write_text(json.dumps(SPEC))
-    problem = tracing_sources.read_spec(path)
+    problem = sources.read_spec(path)
     np.testing.assert_array_equal(problem.network.weights[1], [[0.5, 0.6]])
     assert problem.learning_rate == 0.1
     t = trace(problem.network, problem.x, problem.y, problem.learning_rate)
@@ -244,25 +244,25 @@ def test_a_trace_file_is_read(tmp_path):
 def test_a_bad_trace_file_is_refused_with_a_message(change, message):
     spec = {**SPEC, **change}
     with pytest.raises(bprop.InputError, match=message):
-        tracing_sources.from_spec(spec, "net.json")
+        sources.from_spec(spec, "net.json")
 
 
 def test_a_file_that_is_not_json_is_refused(tmp_path):
     path = tmp_path / "net.json"
     path.write_text('{"sizes": [2, 1],')
     with pytest.raises(bprop.InputError, match=r"not valid JSON"):
-        tracing_sources.read_spec(path)
+        sources.read_spec(path)
     path.write_text("[1, 2]")
     with pytest.raises(bprop.InputError, match="JSON object"):
-        tracing_sources.read_spec(path)
+        sources.read_spec(path)
 
 
 def test_seeded_network_is_reproducible_and_rounded_for_hand_work():
-    first = tracing_sources.seeded([3, 4, 2], "relu", cost="cross_entropy", seed=5, batch=2)
-    again = tracing_sources.seeded([3, 4, 2], "relu", cost="cross_entropy", seed=5, batch=2)
+    first = sources.seeded([3, 4, 2], "relu", cost="cross_entropy", seed=5, batch=2)
+    again = sources.seeded([3, 4, 2], "relu", cost="cross_entropy", seed=5, batch=2)
     for w, w2 in zip(first.network.weights, again.network.weights):
         np.testing.assert_array_equal(w, w2)
         np.testing.assert_array_equal(w, np.round(w, 2))
     np.testing.assert_array_equal(first.x, again.x)
     assert first.x.shape == (2, 3) and first.network.activations[-1].name == "softmax"
-    assert tracing_sources.seeded([2, 3, 1], seed=0).x.shape == (2,)
+    assert sources.seeded([2, 3, 1], seed=0).x.shape == (2,)

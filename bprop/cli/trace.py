@@ -56,7 +56,7 @@ def add_parser(subparsers):
 def run(args):
     import sys
 
-    from bprop import tracing_sources as sources
+    from bprop.tracing import sources
     from bprop.errors import InputError
     from bprop.tracing import trace
 

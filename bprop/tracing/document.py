@@ -2,7 +2,7 @@ r"""A trace laid out as a document: headings, paragraphs, equations and tables.
 
 Every block is labelled with the equation it shows, and every number is spelled out the
 way a hand calculation would be (``0.1000·0.5000 + (-0.2000)·1.0000 + 0.1000``), so a
-student can check each line. ``tracing_render`` writes the blocks as text, Markdown or
+student can check each line. ``render.py`` writes the blocks as text, Markdown or
 LaTeX; this module decides only what is shown.
 
 Markup: prose with math between ``$...$``. Math uses ``^{...}``, ``_{...}`` and a few LaTeX

@@ -14,14 +14,71 @@ each route through the network splits into one path per output m.
 BP1-BP4 compute the same sum factored layer by layer; here it is summed path by path,
 from the forward values alone, without BP2's δ, so the two can be compared.
 """
+import dataclasses
 import itertools
 import math
 
+from bprop.errors import InputError
 
-def sum_over_paths(trace, weight, max_paths):
+MAX_PATHS = 1000  # per example; beyond this the path list is not kept, only its size
+
+
+@dataclasses.dataclass
+class Path:
+    """One path from w^l_jk to the cost: the neurons it passes and its rate factors.
+
+    ``neurons[i]`` is the neuron of layer l + i (``neurons[0]`` = j). ``output`` is the
+    output activation a^L_output it ends in (for softmax it may differ from the last
+    neuron, whose z feeds every a^L). Each factor is ``{"factor": kind, "index": [...],
+    "value": v}`` with kind one of ``a`` (∂z^l_j/∂w^l_jk = a^(l-1)_k), ``sigma_prime``
+    (σ'(z^q_p)), ``w`` (∂z^q_p/∂a^(q-1)_r = w^q_pr), ``jacobian`` (∂a^L_m/∂z^L_p, softmax)
+    and ``cost_gradient`` (∂C/∂a^L_m).
+    """
+
+    neurons: list
+    output: int
+    factors: list
+    product: float
+
+
+@dataclasses.dataclass
+class PathSum:
+    """∂C/∂w^l_jk as the sum over every path from the weight to the cost (Nielsen ch. 2).
+
+    ``paths[i]`` lists example i's paths and ``sums[i]`` their sum; ``total`` is the mean
+    of ``sums`` over the mini-batch, which equals ``bp4``. When a weight has more than
+    ``MAX_PATHS`` paths, ``paths``, ``sums`` and ``total`` are None and only ``count`` is kept.
+    """
+
+    weight: tuple            # (l, j, k)
+    count: int               # paths per example
+    paths: object
+    sums: object
+    total: object
+    bp4: float
+
+
+def checked_weight(weight, sizes):
+    """``(l, j, k)`` checked against the network: 1 <= l <= L, j < n_l, k < n_(l-1)."""
+    try:
+        l, j, k = (int(v) for v in weight)
+        if any(int(v) != v for v in weight):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"weight must be three integers (l, j, k) for w^l_jk; got {weight!r}") from None
+    L = len(sizes) - 1
+    if not 1 <= l <= L:
+        raise InputError(f"weight layer l = {l} is outside 1..{L} (layers count from 1; the input is a^0)")
+    if not (0 <= j < sizes[l] and 0 <= k < sizes[l - 1]):
+        raise InputError(
+            f"w^{l}_jk needs 0 <= j < {sizes[l]} and 0 <= k < {sizes[l - 1]} (neurons count from 0); "
+            f"got j = {j}, k = {k}")
+    return (l, j, k)
+
+
+def sum_over_paths(trace, weight, max_paths=MAX_PATHS):
     """A ``PathSum`` for ``weight = (l, j, k)`` of ``trace`` (at most ``max_paths`` listed)."""
-    from bprop.tracing import Path, PathSum
-
+    weight = checked_weight(weight, trace.sizes)
     l, j, k = weight
     layers = trace.layers
     softmax_output = layers[-1].jacobian is not None

@@ -1,6 +1,6 @@
 r"""A trace written out: an aligned terminal table, Markdown, LaTeX or JSON.
 
-``tracing_document`` decides what is shown; this module only writes its blocks in each
+``document.py`` decides what is shown; this module only writes its blocks in each
 format. Math arrives in a small LaTeX subset (``^{..}``, ``_{..}``, ``\sigma``, ``\cdot``,
 ...): LaTeX keeps it, text and Markdown turn it into Unicode (z^1_0, σ'(z), ∂C/∂w, ·).
 JSON is the trace's own ``to_json``: every number at full precision, whatever
@@ -10,7 +10,7 @@ import re
 
 from bprop import validation
 from bprop.errors import InputError
-from bprop.tracing_document import Equations, Heading, Paragraph, build
+from bprop.tracing.document import Equations, Heading, Paragraph, build
 
 FORMATS = ("text", "markdown", "latex", "json")
 

@@ -8,7 +8,7 @@ Labels are placed one by one where they overlap nothing already drawn.
 import os
 
 from bprop.errors import InputError
-from bprop.tracing_document import number, sub
+from bprop.tracing.document import number, sub
 
 MAX_NEURONS = 6              # per layer; a wider layer's labels cannot all be placed legibly
 COLUMN_GAP, ROW_GAP = 3.6, 2.1   # inches between layers (at most 9 edges) and between neurons
