@@ -214,7 +214,7 @@ class Network:
         zs, activations, inputs = workspace.zs, workspace.activations, workspace.inputs
         nabla_w, nabla_b, deltas = workspace.nabla_w, workspace.nabla_b, workspace.deltas
         L = self.n_layers - 1
-        delta = self.cost.output_delta(zs[L], activations[L + 1], Y, out=deltas[L])  # BP1
+        delta = self.cost.output_delta(zs[L], activations[L + 1], Y, out=deltas[L])  # δ^L (BP1, in costs.py)
         for l in range(L, -1, -1):
             np.add.reduce(delta, axis=0, out=nabla_b[l])                  # BP3: Σ_x δ^l_x
             np.matmul(delta.T, inputs[l], out=nabla_w[l])                 # BP4: Σ_x δ^l_x (a^(l-1)_x)^T
