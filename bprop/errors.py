@@ -27,8 +27,23 @@ class DivergenceError(BpropError, ArithmeticError):
 
 
 class TrainingInterrupted(BpropError):
-    """Training was stopped by the user (Ctrl-C) after the last checkpoint was written."""
+    """Training was stopped (Ctrl-C, SIGTERM) after the last checkpoint was written.
+
+    ``exit_status`` is what the command exits with: 128 + the signal's number (130 for
+    Ctrl-C, 143 for SIGTERM), as a shell reports a process ended by that signal.
+    """
+
+    def __init__(self, message, exit_status=130):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+    def __reduce__(self):  # keep exit_status when pickled (e.g. across Dask)
+        return type(self), (str(self), self.exit_status)
 
 
 class MissingDependency(BpropError, ImportError):
     """An optional library a feature needs is not installed (see ``bprop.extras``)."""
+
+
+class FolderInUseError(BpropError):
+    """A run or sweep folder is held by another process that is still running."""

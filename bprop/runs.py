@@ -19,11 +19,13 @@ import io as _stringio
 import json
 import os
 import signal
+import time
 
 import numpy as np
 
 from bprop import io, options, validation
-from bprop.errors import DataError, InputError, ModelFileError, TrainingInterrupted
+from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted
+from bprop.locks import FolderLock, new_folder
 from bprop.network import Network, load, network_from
 from bprop.training import Callback, Trainer, validation_score
 
@@ -135,28 +137,41 @@ def make_trainer(network, config, callbacks=()):
                    **{name: config[name] for name in options.names("run")})
 
 
-def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True):
+def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True, stop_file=None):
     """Train one run into ``run_dir``; returns the summary dict (also in ``summary.json``).
 
     ``config`` holds run options (see ``DEFAULTS``; ``preset`` may name one of
     ``PRESETS``). With ``resume=True`` the folder's own ``config.json`` and
     ``checkpoint.npz`` are used and ``config`` is ignored.
-    """
-    from bprop.data import load_dataset
 
+    The folder is locked for the run's life (``bprop.locks``): another run into it raises
+    ``FolderInUseError``. Ctrl-C or SIGTERM (or, with ``stop_file``, that file appearing)
+    ends the mini-batch, writes a checkpoint and raises ``TrainingInterrupted``.
+    """
     run_dir = os.fspath(run_dir)
     if resume:
         config = _read_config(run_dir)
         require_extras(config, progress=progress and not quiet, plots=plots)
+        lock = FolderLock(run_dir, "run").acquire()  # before touching anything in it
+    else:
+        config = resolve_config(config)
+        check_config(config)  # before the folder is claimed or any data is loaded
+        require_extras(config, progress=progress and not quiet, plots=plots)
+        lock = _claim_folder(run_dir)
+    with lock, stop_on_signals(StopRequest(stop_file)) as stop:
+        return _train_claimed(config, run_dir, progress, quiet, resume, plots, stop)
+
+
+def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
+    """``train_run`` once the folder is held by this process."""
+    from bprop.data import load_dataset
+
+    if resume:
         io.remove_stale_temporaries(run_dir)
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         # Killed before the first checkpoint: nothing was kept, so start from the beginning.
         state = read_checkpoint(checkpoint) if os.path.exists(checkpoint) else None
     else:
-        config = resolve_config(config)
-        check_config(config)  # before the folder is claimed or any data is loaded
-        require_extras(config, progress=progress and not quiet, plots=plots)
-        _claim_folder(run_dir)
         state = None
     # The split of data sets without their own test set uses a fixed seed, not the run's:
     # runs that differ only in seed are compared on the same validation and test examples.
@@ -167,7 +182,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     if not resume:
         io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")
 
-    recorder = RunRecorder(run_dir, config)
+    recorder = RunRecorder(run_dir, config, stop)
     callbacks = [recorder]
     if not quiet:
         from bprop.progress import ProgressReporter
@@ -184,14 +199,13 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
                            trainer_info)
         recorder.resumed(trainer)
 
-    with _stop_on_ctrl_c(recorder):
-        trainer.run(*data.train, validation_data=data.validation)
+    trainer.run(*data.train, validation_data=data.validation)
     if recorder.interrupted and trainer.epoch < trainer.epochs:
         where = (f"after epoch {trainer.epoch}" if trainer.batch == 0 else
                  f"in epoch {trainer.epoch + 1} after mini-batch {trainer.batch}")
         raise TrainingInterrupted(
-            f"stopped by Ctrl-C {where}; checkpoint written: resume with "
-            f"`bprop train --resume {run_dir}`"
+            f"stopped by {stop.reason} {where}; checkpoint written: resume with "
+            f"`bprop train --resume {run_dir}`", exit_status=stop.exit_status
         )
     return finish_run(network, data, trainer, run_dir, config, plots)
 
@@ -249,11 +263,11 @@ def draw_plots(run_dir, network, data, history, matrix, predicted):
 class RunRecorder(Callback):
     """Writes the checkpoint, metrics.csv and model-best.npz as training goes."""
 
-    def __init__(self, run_dir, config):
+    def __init__(self, run_dir, config, stop=None):
         self.run_dir, self.config = run_dir, config
         self.every = config.get("checkpoint_every")
         self.best_score = None
-        self.stop_requested = False
+        self.stop = stop if stop is not None else StopRequest()
         self.interrupted = False
 
     def resumed(self, trainer):
@@ -261,7 +275,7 @@ class RunRecorder(Callback):
         self.best_score = max(scores) if scores else None
 
     def on_batch_end(self, trainer, batch, n_batches):
-        if self.stop_requested:
+        if self.stop.requested:
             self.write_checkpoint(trainer)
             self.interrupted = trainer.stop = True
         elif self.every and trainer.batch % self.every == 0 and trainer.batch < n_batches:
@@ -275,7 +289,7 @@ class RunRecorder(Callback):
             network.save(os.path.join(self.run_dir, "model-best.npz"))
         write_metrics(os.path.join(self.run_dir, "metrics.csv"), trainer.history)
         self.write_checkpoint(trainer)
-        if self.stop_requested:
+        if self.stop.requested:
             self.interrupted = trainer.stop = True
 
     def write_checkpoint(self, trainer):
@@ -316,27 +330,46 @@ def write_metrics(path, history):
 
 
 def free_folder(path):
-    """``path``, or ``path-2``, ``path-3``, ... : the first that does not exist yet."""
-    candidate, n = path, 1
-    while os.path.exists(candidate):
-        n += 1
-        candidate = f"{path}-{n}"
-    return candidate
+    """Create ``path``, or ``path-2``, ``path-3``, ...: the first that did not exist (atomically).
+
+    Two runs started in the same second with the same default name get different folders.
+    """
+    return new_folder(path)
 
 
 def _claim_folder(run_dir):
-    """Create the run folder and prove it writable, before any data is loaded or trained on."""
-    if os.path.exists(os.path.join(run_dir, "config.json")):
-        raise InputError(
-            f"{run_dir} already holds a run; choose another --out, or continue it with --resume {run_dir}"
-        )
+    """Create the run folder, lock it, and prove it writable, before any data is loaded.
+
+    Returns the held ``FolderLock``. A folder another process holds, or one that already
+    holds a run, is refused.
+    """
     try:
         os.makedirs(run_dir, exist_ok=True)
-        io.remove_stale_temporaries(run_dir)
-        io.write_text(os.path.join(run_dir, ".write-test"), "ok")
-        os.unlink(os.path.join(run_dir, ".write-test"))
+    except FileExistsError:
+        raise InputError(f"{run_dir} is a file, not a folder; choose another --out") from None
     except OSError as error:
         raise InputError(f"cannot write to the run folder {run_dir}: {error.strerror or error}") from None
+    try:
+        lock = FolderLock(run_dir, "run").acquire()
+    except FolderInUseError:
+        raise
+    except OSError as error:
+        raise InputError(f"cannot write to the run folder {run_dir}: {error.strerror or error}") from None
+    try:
+        if os.path.exists(os.path.join(run_dir, "config.json")):
+            raise InputError(
+                f"{run_dir} already holds a run; choose another --out, or continue it with --resume {run_dir}"
+            )
+        try:
+            io.remove_stale_temporaries(run_dir)
+            io.write_text(os.path.join(run_dir, ".write-test"), "ok")
+            os.unlink(os.path.join(run_dir, ".write-test"))
+        except OSError as error:
+            raise InputError(f"cannot write to the run folder {run_dir}: {error.strerror or error}") from None
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def _read_config(run_dir):
@@ -353,20 +386,55 @@ def _read_config(run_dir):
     return resolve_config({k: v for k, v in config.items() if k != "preset"})
 
 
-@contextlib.contextmanager
-def _stop_on_ctrl_c(recorder):
-    """First Ctrl-C: finish the mini-batch, write a checkpoint, stop. Second: stop at once."""
-    def request_stop(signum, frame):
-        if recorder.stop_requested:
-            raise KeyboardInterrupt
-        recorder.stop_requested = True
+class StopRequest:
+    """A request to stop a run at the end of its mini-batch: by Ctrl-C, SIGTERM or a stop file.
 
+    ``stop_file``, when given, is a path whose existence asks for the same stop (a sweep
+    writes it to stop every trial on its workers); it is looked at about once a second.
+    """
+
+    def __init__(self, stop_file=None):
+        self.reason = None          # "Ctrl-C", "SIGTERM" or "a stop request"
+        self.exit_status = 130
+        self.stop_file = stop_file
+        self._next_look = 0.0
+
+    @property
+    def requested(self):
+        if self.reason is None and self.stop_file is not None:
+            now = time.monotonic()
+            if now >= self._next_look:
+                self._next_look = now + 1.0
+                if os.path.exists(self.stop_file):
+                    self.reason, self.exit_status = "a stop request", 143
+        return self.reason is not None
+
+    def ask(self, signum):
+        self.reason = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.exit_status = 128 + int(signum)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_on_signals(request):
+    """First Ctrl-C or SIGTERM: ``request.ask`` (the run finishes its mini-batch, writes a
+    checkpoint and stops). A second one stops at once. Outside the main thread (e.g. on a
+    Dask worker) signals are left alone."""
+    def ask(signum, frame):
+        if request.reason is not None:
+            raise KeyboardInterrupt
+        request.ask(signum)
+
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, request_stop)
-    except ValueError:  # not the main thread (e.g. a Dask worker): leave signals alone
-        yield
-        return
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, ask)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
     try:
-        yield
+        yield request
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -27,7 +27,7 @@ def test_train_writes_a_complete_run_folder(digits_run):
                  "summary.json", "learning_curves.png", "confusion_matrix.png",
                  "first_layer_weights.png", "misclassified.png"]:
         assert (folder / name).is_file(), name
-    assert not [p for p in folder.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".") and p.name != ".lock"], "temporary files left behind"
 
 
 def test_train_prints_a_line_per_epoch_and_a_summary(digits_run):

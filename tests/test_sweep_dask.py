@@ -163,3 +163,40 @@ def test_sweep_command_reports_a_bad_spec_in_one_line(tmp_path):
     assert result.stderr.count("\n") == 1 and "unknown run option(s) learning_rat" in result.stderr
     result = bprop("sweep", "--out", tmp_path / "t", check=1)
     assert "give a sweep spec" in result.stderr
+
+
+def test_sigterm_stops_a_sweep_with_checkpoints_and_the_resumed_sweep_ends_identically(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    from bprop import load
+    from bprop.runs import train_run
+
+    out = tmp_path / "s"
+    args = ["sweep", "--set", "hidden=[64,64]", "--set", "seed=0,1", "--set", "epochs=80", "--set", "batch_size=8",
+            "--set", "checkpoint_every=20", "--workers", "1", "--no-plots", "--out", out]
+    process = subprocess.Popen([sys.executable, "-m", "bprop", *map(str, args)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*/checkpoint.npz")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert "sweep stopped by SIGTERM" in stderr and f"--out {out}" in stderr and "Traceback" not in stderr
+    (trial,) = [folder.parent for folder in out.glob("runs/*/checkpoint.npz")]  # one worker: one trial ran
+    assert not list(out.glob("runs/*/model-last.npz")) and not list(out.glob("runs/*/result.json"))
+
+    bprop(*args, check=0, timeout=600)
+    import json
+
+    config = json.loads((trial / "config.json").read_text())
+    train_run({k: v for k, v in config.items() if k != "preset"}, tmp_path / "alone", plots=False)
+    resumed, alone = load(trial / "model-last.npz"), load(tmp_path / "alone" / "model-last.npz")
+    for a, b in zip(resumed.weights + resumed.biases, alone.weights + alone.biases):
+        np.testing.assert_array_equal(a, b)

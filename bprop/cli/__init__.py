@@ -40,7 +40,7 @@ def main(argv=None):
         return args.run(args) or 0
     except TrainingInterrupted as error:
         print(f"bprop {args.command}: {error}", file=sys.stderr)
-        return 130
+        return error.exit_status
     except BpropError as error:
         print(f"bprop {args.command}: error: {error}", file=sys.stderr)
         return 1

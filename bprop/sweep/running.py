@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass, field
 
 from bprop import io
-from bprop.errors import DivergenceError, InputError
+from bprop.errors import DivergenceError, InputError, TrainingInterrupted
+from bprop.locks import FolderLock
 from bprop.sweep.report import best_row, plot_results, result_row, write_results
 from bprop.sweep.spec import check_spec, expand, resolve_run_config
 
 RESULT = "result.json"
+STOP_FILE = ".stop"   # written by a sweep asked to stop (Ctrl-C, SIGTERM); its trials watch for it
 
 
 @dataclass
@@ -35,18 +37,18 @@ class SweepResult:
     counts: dict = field(default_factory=dict)
 
 
-def train_trial(config, run_dir, plots=True):
+def train_trial(config, run_dir, plots=True, stop_file=None):
     """The default trial: ``bprop.runs.train_run`` into ``run_dir`` (``plots``: draw its PNGs).
 
-    A run folder left by a killed attempt (it has ``config.json``) is continued from its
-    last checkpoint, which ends bit-identical to an uninterrupted run.
+    A run folder left by a killed or stopped attempt (it has ``config.json``) is continued
+    from its last checkpoint, which ends bit-identical to an uninterrupted run. The run
+    checkpoints and stops when ``stop_file`` appears.
     """
     from bprop.runs import train_run
 
     resume = os.path.exists(os.path.join(run_dir, "config.json"))
-    if resume:
-        io.remove_stale_temporaries(run_dir)
-    return train_run(config, run_dir, progress=False, quiet=True, resume=resume, plots=plots)
+    return train_run(config, run_dir, progress=False, quiet=True, resume=resume, plots=plots,
+                     stop_file=stop_file)
 
 
 def read_result(run_dir):
@@ -65,18 +67,25 @@ def finished_result(run_dir):
     return result if result is not None and result.get("status") == "finished" else None
 
 
-def run_trial(trial_function, trial_id, config, run_dir):
+def run_trial(trial_function, trial_id, config, run_dir, stop_file=None):
     """Run one trial unless it has finished; runs on a Dask worker.
 
     Returns the result dict (what ``result.json`` holds), with ``"reused": True`` when the
     trial had already finished. A bad option (``InputError``) or a diverged run
     (``DivergenceError``) is a result too, with status ``failed`` and the message: an
-    outcome of the configuration, listed in results.csv. Any other error (a missing data
-    file, a full disk, a bug) propagates to the client and leaves no result.
+    outcome of the configuration, listed in results.csv. A trial stopped by the sweep's
+    ``stop_file`` (or not started because it exists) has status ``interrupted`` and no
+    result.json, so the next sweep continues it. Any other error (a missing data file, a
+    full disk, a bug) propagates to the client and leaves no result.
     """
     stored = finished_result(run_dir)
     if stored is not None:
         return {**stored, "reused": True}
+    interrupted = {"trial_id": trial_id, "status": "interrupted", "config": config, "summary": {},
+                   "error": "stopped before it finished; run the sweep again to continue it",
+                   "reused": False}
+    if stop_file is not None and os.path.exists(stop_file):
+        return interrupted
     os.makedirs(run_dir, exist_ok=True)
     started = time.perf_counter()
     try:
@@ -84,6 +93,8 @@ def run_trial(trial_function, trial_id, config, run_dir):
         status, error = "finished", None
     except (InputError, DivergenceError) as exception:  # the configuration's own outcome
         summary, status, error = {}, "failed", f"{type(exception).__name__}: {exception}"
+    except TrainingInterrupted:
+        return interrupted
     result = {"trial_id": trial_id, "status": status, "error": error, "config": config,
               "summary": _json_safe(summary), "wall_seconds": time.perf_counter() - started}
     io.write_text(os.path.join(run_dir, RESULT), json.dumps(result, indent=2) + "\n")  # marker, last
@@ -144,7 +155,8 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
 
     extras.require("running a sweep")  # before anything is written or any trial runs
     extras.require("drawing sweep.png")
-    if trial_function is None:
+    default_trial = trial_function is None
+    if default_trial:
         from bprop import runs
 
         trials = expand(spec, resolve_run_config)
@@ -155,12 +167,26 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
             runs.check_config(trial.config)
         for dataset in {trial.config["dataset"] for trial in trials}:
             runs.require_extras({"dataset": dataset}, plots=plots)
-        trial_function = train_trial if plots else functools.partial(train_trial, plots=False)
     else:
         trials = expand(spec)
     out_dir = os.path.abspath(os.fspath(out_dir))
     runs_dir = os.path.join(out_dir, "runs")
     os.makedirs(runs_dir, exist_ok=True)
+    if default_trial:
+        trial_function = functools.partial(train_trial, plots=plots,
+                                           stop_file=os.path.join(out_dir, STOP_FILE))
+    with FolderLock(out_dir, "sweep"):  # one sweep process per folder, for the sweep's life
+        return _run_claimed(spec, trials, out_dir, runs_dir, scheduler, client, n_workers,
+                            trial_function, on_start, on_result)
+
+
+def _run_claimed(spec, trials, out_dir, runs_dir, scheduler, client, n_workers, trial_function,
+                 on_start, on_result):
+    from bprop.runs import stop_on_signals
+
+    stop_file = os.path.join(out_dir, STOP_FILE)
+    if os.path.exists(stop_file):  # left by a stopped sweep; this one continues its trials
+        os.unlink(stop_file)
     io.write_text(os.path.join(out_dir, "sweep.json"), json.dumps(spec, indent=2) + "\n")
 
     results, pending = {}, []
@@ -171,12 +197,14 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
         else:
             pending.append(trial)
     counts = {"trials": len(trials), "reused": len(results), "ran": 0, "errors": 0}
+    stop = None
     if pending:
         with _DaskClient(scheduler, client, n_workers, len(pending)) as (dask_client, where):
             if on_start:
                 on_start(trials, set(results), where)
-            _submit_and_collect(dask_client, trial_function, pending, runs_dir, results, counts,
-                                on_result)
+            with stop_on_signals(_SweepStop(stop_file)) as stop:
+                _submit_and_collect(dask_client, trial_function, pending, runs_dir, results, counts,
+                                    on_result, stop_file)
     elif on_start:
         on_start(trials, set(results), None)
 
@@ -187,6 +215,12 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
     write_results(results_path, rows, searched, spec["metric"])
     plot_path = os.path.join(out_dir, "sweep.png")
     plot_results(plot_path, rows, spec["search"], spec["metric"], spec["goal"], best)
+    if stop is not None and stop.reason is not None:
+        stopped = sum(row["status"] == "interrupted" for row in rows)
+        raise TrainingInterrupted(
+            f"sweep stopped by {stop.reason}: {stopped} unfinished trial{'s' * (stopped != 1)} kept "
+            f"their checkpoints; continue with `bprop sweep --out {out_dir}`",
+            exit_status=stop.exit_status)
     return SweepResult(rows, best, spec["metric"], spec["goal"], searched, out_dir,
                        results_path, plot_path, counts)
 
@@ -237,14 +271,30 @@ class _DaskClient:
         return False
 
 
-def _submit_and_collect(client, trial_function, pending, runs_dir, results, counts, on_result):
+class _SweepStop:
+    """The sweep's stop request: on the first Ctrl-C or SIGTERM, write the stop file that
+    every running trial watches (they checkpoint and stop) and wait for them."""
+
+    def __init__(self, stop_file):
+        self.stop_file, self.reason, self.exit_status = stop_file, None, 130
+
+    def ask(self, signum):
+        import signal
+
+        self.reason = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.exit_status = 128 + int(signum)
+        io.write_text(self.stop_file, f"{self.reason}\n")
+
+
+def _submit_and_collect(client, trial_function, pending, runs_dir, results, counts, on_result,
+                        stop_file=None):
     from distributed import as_completed
 
     folder_tag = hashlib.sha256(runs_dir.encode()).hexdigest()[:6]
     futures = {}
     for trial in pending:
         future = client.submit(run_trial, trial_function, trial.trial_id, trial.config,
-                               os.path.join(runs_dir, trial.trial_id),
+                               os.path.join(runs_dir, trial.trial_id), stop_file,
                                key=f"bprop-trial-{trial.trial_id}-{folder_tag}")
         futures[future] = trial
     total, done = len(futures), 0
