@@ -1,8 +1,10 @@
 """Reading examples to predict on: image files, .npy arrays and .csv rows."""
+import math
 import os
 
 import numpy as np
 
+from bprop import memory
 from bprop.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -10,18 +12,25 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 def read_inputs(path, n_features):
     """Rows of ``n_features`` float values read from ``path``, one example per row."""
+    return read_rows(path, n_features)[0]
+
+
+def read_rows(path, n_features):
+    """``(X, lines, header)``: the rows of ``path`` (as ``read_inputs``), the file's line
+    number of each row for a CSV file (else None), and the CSV's skipped header line as
+    ``(number, text)`` (else None)."""
     suffix = os.path.splitext(path)[1].lower()
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory, not an input file; give an image, .npy or .csv file")
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
+    lines = header = None
     if suffix in IMAGE_SUFFIXES:
         X = read_image(path, n_features)[None, :]
     elif suffix == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            raise DataError(f"{path} is not a readable .npy array of numbers ({error})") from None
+        X = _read_npy(path)
     elif suffix == ".csv":
-        X = _read_csv(path)
+        X, lines, header = _read_csv(path)
     else:
         raise DataError(f"{path}: unknown input type {suffix or '(none)'}; use an image, .npy or .csv")
     if X.dtype.kind not in "biuf":
@@ -31,9 +40,11 @@ def read_inputs(path, n_features):
         X = X.reshape(len(X), -1)
     if X.shape[1] != n_features:
         raise DataError(f"{path} has {X.shape[1]} values per example but the model expects {n_features}")
-    if not np.isfinite(X).all():
+    X = X.astype(np.float64)
+    finite = [np.isfinite(X[start:start + 4096]).all() for start in range(0, len(X), 4096)]
+    if not all(finite):
         raise DataError(f"{path} contains NaN or infinite values")
-    return X.astype(np.float64)
+    return X, lines, header
 
 
 def read_image(path, n_features):
@@ -56,21 +67,84 @@ def read_image(path, n_features):
     return pixels.reshape(-1)
 
 
+def _read_npy(path):
+    """A .npy array of numbers, its header checked against the file before anything is read.
+
+    The file is mapped, not read: the only copy made is the float64 one predictions need,
+    and a header claiming more than the file holds is refused.
+    """
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as file:
+            version = fmt.read_magic(file)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(file)
+            elif version in ((2, 0), (3, 0)):
+                shape, _, dtype = fmt.read_array_header_2_0(file)
+            else:
+                raise ValueError(f"unknown .npy version {version}")
+            data_bytes = os.fstat(file.fileno()).st_size - file.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as error:
+        raise DataError(f"{path} is not a readable .npy array of numbers ({str(error)[:120]})") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise DataError(f"{path} holds {dtype} values; expected numbers (object arrays are never loaded)")
+    if not shape:
+        raise DataError(f"{path} holds a single number (a 0-d array); save one example per row, "
+                        "shape (m, n_features)")
+    count = math.prod(shape)
+    if count * dtype.itemsize > data_bytes:
+        raise DataError(f"{path}: its header claims shape {shape} ({count * dtype.itemsize:,} bytes) but "
+                        f"the file holds {data_bytes:,} bytes of data; it is truncated or corrupt")
+    memory.require(count * 8, f"{path}'s {count:,} values (as float64)", "predict on fewer rows at a time")
+    if count == 0:
+        raise DataError(f"{path} is empty: shape {shape}")
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path} is not a readable .npy array of numbers ({str(error)[:120]})") from None
+
+
 def _read_csv(path):
-    rows = []
+    """Rows of numbers from a CSV file, with the file's line number of each.
+
+    The header rule: the first non-blank line is a header when none of its cells is a
+    number (``x1,x2,x3``); it is then skipped and reported. Any other cell that is not a
+    number, in the first line or later, is an error naming its line. Values go straight
+    into a float64 array (8 bytes each), never into Python lists.
+    """
+    X, lines, header, width = np.empty((1024, 0)), [], None, None
+    n = 0
     with open(path, encoding="utf-8", errors="replace") as file:
         for number, line in enumerate(file, 1):
-            cells = [cell.strip() for cell in line.strip().split(",")]
             if not line.strip():
                 continue
-            try:
-                rows.append([float(cell) for cell in cells])
-            except ValueError:
-                if number == 1:
-                    continue  # a header row
-                raise DataError(f"{path}, line {number}: non-numeric cell in {line.strip()[:60]!r}") from None
-    if not rows:
+            cells = [cell.strip() for cell in line.strip().split(",")]
+            values = [_number(cell) for cell in cells]
+            if header is None and not lines and all(v is None for v in values):
+                header = (number, line.strip())
+                continue
+            bad = next((i for i, v in enumerate(values) if v is None), None)
+            if bad is not None:
+                first = " (a header line must hold only names)" if not lines and header is None else ""
+                raise DataError(f"{path}, line {number}: cell {bad + 1} is {cells[bad]!r}, not a number{first}")
+            if width is None:
+                width = len(values)
+                X = np.empty((1024, width))
+            elif len(values) != width:
+                raise DataError(f"{path}, line {number}: {len(values)} values, but line {lines[0]} has {width}")
+            if n == len(X):
+                memory.require(2 * X.nbytes, f"{path}'s rows (as float64)", "predict on fewer rows at a time")
+                X = np.concatenate([X, np.empty_like(X)])
+            X[n] = values
+            lines.append(number)
+            n += 1
+    if not n:
         raise DataError(f"{path} has no rows of numbers")
-    if len({len(row) for row in rows}) != 1:
-        raise DataError(f"{path}: rows have different numbers of values")
-    return np.array(rows)
+    return X[:n], lines, header
+
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return None

@@ -10,9 +10,11 @@ folder, flushed and fsynced, then renamed over the target.
 """
 import contextlib
 import json
+import math
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -119,11 +121,18 @@ def network_arrays(network):
 def read_archive(path, kinds, expected_shapes=None):
     """Read and check an archive; returns ``(arrays, header)``.
 
-    ``expected_shapes`` maps array names to the shapes the header implies; the network's
-    own ``w{l}``/``b{l}`` shapes are always checked against ``header["network"]``.
+    Only the members the kind holds are read: ``w{l}``/``b{l}`` with the shapes
+    ``header["network"]`` implies (required), plus ``expected_shapes`` (required) and,
+    in a checkpoint, the trainer's optimizer and best-weights arrays of the same shapes
+    (optional). Before any array is decompressed, every member is checked: an unknown
+    member is refused, a member's claimed uncompressed size must fit its shape, and the
+    arrays together must fit in memory. So a file's memory use is bounded by what its
+    architecture needs, not by what its members claim.
     """
     path = os.fspath(path)
     name = os.path.basename(path)
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a directory, not a model file; give the .npz file's path")
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file")
     try:
@@ -131,25 +140,27 @@ def read_archive(path, kinds, expected_shapes=None):
             members = {info.filename: info for info in archive.infolist()}
             if "header.npy" not in members:
                 raise ModelFileError(f"{name} is not a bprop file: it has no header")
-            if members["header.npy"].file_size > 1 << 24:
+            if members["header.npy"].file_size > _HEADER_BYTES:
                 raise ModelFileError(f"{name}: header is implausibly large")
-            header = _read_header(archive, name)
+            header = _read_header(archive, members["header.npy"], name)
             if header.get("kind") not in kinds:
                 raise ModelFileError(f"{name} holds a {header.get('kind')!r}, expected one of {', '.join(kinds)}")
             shapes = dict(expected_shapes or {})
             shapes.update(_network_shapes(header, name))
+            allowed = dict(shapes)
+            if header["kind"] == "checkpoint":
+                allowed.update(_trainer_shapes(header["network"]["sizes"]))
+            itemsize = 4 if header["network"].get("dtype") == "float32" else 8
+            _check_members(members, allowed, itemsize, name, header["kind"])
             arrays = {}
             for member, info in members.items():
-                if member == "header.npy":
-                    continue
-                if not member.endswith(".npy"):
-                    raise ModelFileError(f"{name}: unexpected entry {member!r}")
-                key = member[:-4]
-                arrays[key] = _read_array(archive, info, key, shapes.get(key), name)
+                if member != "header.npy":
+                    key = member[:-4]
+                    arrays[key] = _read_array(archive, info, key, allowed[key], name)
     except ModelFileError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError,
-            OSError, RuntimeError, NotImplementedError) as error:
+            OSError, RuntimeError, NotImplementedError, zlib.error) as error:
         raise ModelFileError(f"{name} is corrupt or not a bprop file ({type(error).__name__}: "
                              f"{str(error)[:120]})") from None
     missing = [key for key in shapes if key not in arrays]
@@ -158,18 +169,51 @@ def read_archive(path, kinds, expected_shapes=None):
     return arrays, header
 
 
-def _read_header(archive, name):
-    with archive.open("header.npy") as file:
-        array = _read_npy(file, None, name, "header", allowed=("uint8",))
+_HEADER_BYTES = 1 << 24      # the JSON header
+_NPY_HEADER_BYTES = 1 << 16  # a .npy member's own header, before its data
+_DEFLATE_RATIO = 1100        # deflate cannot expand data more than about 1032-fold
+
+
+def _check_members(members, allowed, itemsize, name, kind):
+    """Refuse unknown members and size claims the shapes do not allow, before decompressing."""
+    from bprop import memory
+
+    total = 0
+    for member, info in members.items():
+        if member == "header.npy":
+            continue
+        key = member[:-4] if member.endswith(".npy") else None
+        if key not in allowed:
+            raise ModelFileError(f"{name}: unexpected entry {member!r}; a bprop {kind} file holds "
+                                 f"only its header and the arrays its architecture needs")
+        nbytes = math.prod(allowed[key]) * 8  # the largest dtype a member may have
+        if info.file_size > _NPY_HEADER_BYTES + nbytes:
+            raise ModelFileError(f"{name}: entry {key!r} claims {info.file_size:,} bytes, more than an "
+                                 f"array of shape {allowed[key]} holds")
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > _DEFLATE_RATIO * max(1, info.compress_size):
+            raise ModelFileError(f"{name}: entry {key!r} claims to expand {info.compress_size:,} bytes "
+                                 f"to {info.file_size:,}, more than compression can")
+        total += math.prod(allowed[key]) * itemsize
+    try:
+        memory.require(total, f"{name}'s arrays")
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
+
+
+def _read_header(archive, info, name):
+    with archive.open(info) as file:
+        array = _read_npy(file, None, name, "header", allowed=("uint8",), stored_size=info.file_size)
     try:
         header = json.loads(array.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelFileError(f"{name}: header is not valid JSON") from None
+    except RecursionError:
+        raise ModelFileError(f"{name}: header's JSON is nested too deeply to be a bprop header") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{name} is not a bprop file (no bprop header)")
     version = header.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{name}: header has no valid format version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{name}: header has no valid format version (an integer >= 1)")
     if version > VERSION:
         raise ModelFileError(
             f"{name} was written in format version {version}, newer than this bprop reads "
@@ -183,12 +227,25 @@ def _network_shapes(header, name):
     if not isinstance(config, dict):
         raise ModelFileError(f"{name}: header does not describe a network")
     sizes = config.get("sizes")
-    if (not isinstance(sizes, list) or len(sizes) < 2
+    if (not isinstance(sizes, list) or not 2 <= len(sizes) <= 1000
             or not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 1 << 24 for n in sizes)):
         raise ModelFileError(f"{name}: header's layer sizes {str(sizes)[:60]} are not valid")
     shapes = {}
     for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         shapes[f"w{l}"], shapes[f"b{l}"] = (n_out, n_in), (n_out,)
+    return shapes
+
+
+def _trainer_shapes(sizes):
+    """The arrays a checkpoint's trainer may hold: optimizer state per parameter, best weights."""
+    parameters = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        parameters += [(n_out, n_in), (n_out,)]
+    shapes = {}
+    for i, shape in enumerate(parameters):  # SGD's velocities v{i}, Adam's moments m{i} and v{i}
+        shapes[f"trainer/optimizer/v{i}"] = shapes[f"trainer/optimizer/m{i}"] = shape
+    for l, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        shapes[f"trainer/best/w{l}"], shapes[f"trainer/best/b{l}"] = (n_out, n_in), (n_out,)
     return shapes
 
 
@@ -198,7 +255,10 @@ def _read_array(archive, info, key, shape, name):
 
 
 def _read_npy(file, shape, name, key, allowed, stored_size=None):
-    """One .npy entry, checking dtype and shape from its header before reading any data."""
+    """One .npy entry, checking dtype and shape from its header before reading any data.
+
+    Big-endian arrays are read and byte-swapped to the machine's order.
+    """
     fmt = np.lib.format
     version = fmt.read_magic(file)
     if version == (1, 0):
@@ -213,14 +273,19 @@ def _read_npy(file, shape, name, key, allowed, stored_size=None):
     if shape is not None and tuple(found_shape) != tuple(shape):
         raise ModelFileError(f"{name}: {key} has shape {tuple(found_shape)} but the header's "
                              f"architecture needs {tuple(shape)}")
-    count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
+    count = math.prod(found_shape)
     nbytes = count * dtype.itemsize
     if stored_size is not None and nbytes > stored_size:
-        raise ModelFileError(f"{name}: {key} claims {nbytes} bytes but the entry holds {stored_size}")
-    if nbytes > 1 << 34:
-        raise ModelFileError(f"{name}: {key} claims an implausible {nbytes} bytes")
-    data = file.read(nbytes)
-    if len(data) != nbytes:
-        raise ModelFileError(f"{name}: {key} is truncated ({len(data)} of {nbytes} bytes)")
-    array = np.frombuffer(data, dtype=dtype).reshape(found_shape, order="F" if fortran else "C")
-    return np.array(array, order="C")  # writable, owned, C-ordered
+        raise ModelFileError(f"{name}: {key} claims {nbytes:,} bytes but the entry holds {stored_size:,}")
+    array = np.empty(count, dtype=dtype)
+    view, filled = memoryview(array).cast("B"), 0
+    while filled < nbytes:
+        got = file.readinto(view[filled:])
+        if not got:
+            raise ModelFileError(f"{name}: {key} is truncated ({filled:,} of {nbytes:,} bytes)")
+        filled += got
+    if not dtype.isnative:
+        array = array.byteswap().view(dtype.newbyteorder("="))
+    array = array.reshape(found_shape, order="F" if fortran else "C")
+    return np.ascontiguousarray(array)  # owned, C-ordered (a copy only for Fortran order)
+

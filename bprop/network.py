@@ -25,7 +25,7 @@ import numpy as np
 
 from bprop import activations as _activations
 from bprop import costs as _costs
-from bprop import io, validation
+from bprop import io, memory, validation
 from bprop.errors import InputError, ModelFileError
 
 INITS = ("large", "nielsen", "glorot", "he")
@@ -96,6 +96,9 @@ class Network:
             init = "he" if names[0] in ("relu", "leaky_relu") and n_layers > 1 else "nielsen"
         self.init = validation.choice(init, "init", INITS)
         self.seed = validation.seed(seed)
+        memory.require(memory.parameter_count(self.sizes) * self.dtype.itemsize,
+                       f"a network of sizes {self.sizes} ({memory.parameter_count(self.sizes):,} "
+                       f"{self.dtype.name} weights and biases)", "choose smaller layers")
         self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
                                                         np.random.default_rng(seed))
         self._workspaces = {}
@@ -404,21 +407,37 @@ def _is_dtype(value):
 
 
 def _initial_parameters(sizes, init, dtype, rng):
+    """Initial w and b drawn in float64 and stored in ``dtype``.
+
+    The values are drawn a block at a time straight into the ``dtype`` arrays (the
+    generator's stream is the same whether drawn at once or in blocks), so a float32
+    network never holds a float64 copy of its weights, and a seed gives the same values
+    as drawing each whole array in float64 and converting it.
+    """
     weights, biases = [], []
     for n_in, n_out in zip(sizes, sizes[1:]):
+        w, b = np.empty((n_out, n_in), dtype), np.empty(n_out, dtype)
         if init == "large":            # Nielsen ch. 1: N(0, 1)
-            w = rng.standard_normal((n_out, n_in))
-            b = rng.standard_normal(n_out)
+            _draw(w, rng.standard_normal)
+            _draw(b, rng.standard_normal)
         elif init == "nielsen":        # Nielsen ch. 3: N(0, 1/n_in) weights
-            w = rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)
-            b = rng.standard_normal(n_out)
+            _draw(w, lambda k: rng.standard_normal(k) / np.sqrt(n_in))
+            _draw(b, rng.standard_normal)
         elif init == "glorot":         # Glorot & Bengio 2010, uniform
             limit = np.sqrt(6.0 / (n_in + n_out))
-            w = rng.uniform(-limit, limit, (n_out, n_in))
-            b = np.zeros(n_out)
+            _draw(w, lambda k: rng.uniform(-limit, limit, k))
+            b[:] = 0
         else:                          # He et al. 2015: N(0, 2/n_in)
-            w = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
-            b = np.zeros(n_out)
-        weights.append(np.ascontiguousarray(w, dtype=dtype))
-        biases.append(b.astype(dtype))
+            _draw(w, lambda k: rng.standard_normal(k) * np.sqrt(2.0 / n_in))
+            b[:] = 0
+        weights.append(w)
+        biases.append(b)
     return weights, biases
+
+
+def _draw(out, draw, block=1 << 16):
+    """Fill ``out`` (C order) with ``draw(k)``'s float64 values, ``block`` at a time."""
+    flat = out.reshape(-1)
+    for start in range(0, flat.size, block):
+        stop = min(start + block, flat.size)
+        flat[start:stop] = draw(stop - start)

@@ -20,7 +20,9 @@ def run(args):
     import numpy as np
 
     import bprop
-    from bprop.inputs import read_inputs
+    import sys
+
+    from bprop.inputs import read_rows
 
     from bprop import validation
 
@@ -28,11 +30,15 @@ def run(args):
     network = bprop.load(args.model)
     results = []
     for path in args.inputs:
-        X = read_inputs(path, network.sizes[0])
+        X, lines, header = read_rows(path, network.sizes[0])
+        if header is not None:
+            print(f"{path}: line {header[0]} read as a header and skipped: {header[1][:80]}", file=sys.stderr)
         output = network.predict_proba(X)
         predictions = network.predict(X)
         for row, (out, prediction) in enumerate(zip(output, predictions)):
             item = {"input": path, "row": row}
+            if lines is not None:
+                item["line"] = lines[row]  # the file's own line number
             if network.is_classifier:
                 item["prediction"] = int(prediction)
                 order = np.argsort(out)[::-1][:max(1, args.top)]
@@ -44,7 +50,10 @@ def run(args):
         print(json.dumps(results))
         return 0
     for item in results:
-        where = item["input"] + (f"[{item['row']}]" if item["row"] or item["input"].endswith((".npy", ".csv")) else "")
+        if "line" in item:
+            where = f"{item['input']} line {item['line']}"
+        else:
+            where = item["input"] + (f"[{item['row']}]" if item["row"] or item["input"].endswith(".npy") else "")
         line = f"{where}: {item['prediction']}"
         if "top" in item:
             line += "  (" + ", ".join(f"{k}: {p:.3f}" for k, p in item["top"]) + ")"
