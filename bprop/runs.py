@@ -10,7 +10,8 @@
 4. evaluate on the test set and draw the plots.
 
 A run folder holds ``config.json``, ``metrics.csv``, ``checkpoint.npz``,
-``model-best.npz``, ``model-last.npz``, ``summary.json`` and PNG plots.
+``model-best.npz``, ``model-last.npz``, ``summary.json``, PNG plots, and ``.lock``, held
+by the process that trains the run (see ``bprop.locks``).
 ``train_run(..., resume=True)`` continues a run from its checkpoint.
 """
 import contextlib
@@ -23,7 +24,7 @@ import time
 
 import numpy as np
 
-from bprop import io, options, validation
+from bprop import checkpoints, io, options, validation
 from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted
 from bprop.locks import FolderLock, new_folder
 from bprop.network import Network, load, network_from
@@ -97,10 +98,17 @@ def check_config(config):
     hidden = [] if config["sizes"] else [validation.positive_int(n, "each hidden layer size")
                                          for n in config["hidden"]]
     sizes = config["sizes"] or [2, *hidden, 2]
-    build_network({**config, "sizes": None, "hidden": sizes[1:-1]}, 2, 2)
+    [validation.positive_int(n, "each layer size") for n in sizes]
+    # Names and values only: a stand-in of the same depth with tiny layers (the real sizes
+    # are checked, memory included, when the network is built for the data).
+    build_network({**config, "sizes": None, "hidden": [2] * len(sizes[1:-1])}, 2, 2)
     options.check({name: config[name] for name in options.names("run")})
     if config["checkpoint_every"] is not None:
         validation.positive_int(config["checkpoint_every"], "checkpoint_every")
+    if not isinstance(config["dataset"], str):
+        raise InputError(f"dataset must be a name or csv:PATH / npz:PATH; got {config['dataset']!r}")
+    if config["data_dir"] is not None and not isinstance(config["data_dir"], str):
+        raise InputError(f"data_dir must be a folder's path; got {config['data_dir']!r}")
 
 
 def require_extras(config, progress=False, plots=True):
@@ -191,12 +199,24 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
     trainer = make_trainer(network, config, callbacks)
     if state is not None:
         network_info, arrays, trainer_info = state
-        if network_info["sizes"] != network.sizes:
-            raise ModelFileError(f"{run_dir}: the checkpoint's network does not match config.json")
+        ours = network.config()
+        differ = [key for key in ("sizes", "activations", "cost", "dtype") if network_info.get(key) != ours[key]]
+        if differ:
+            key = differ[0]
+            raise ModelFileError(
+                f"{run_dir}: the checkpoint's network has {key} {network_info.get(key)!r} but config.json "
+                f"gives {ours[key]!r}; they must agree (restore the run's own config.json)")
         network.set_parameters([arrays[f"w{l}"] for l in range(network.n_layers)],
                                [arrays[f"b{l}"] for l in range(network.n_layers)])
-        trainer.load_state({k[8:]: v for k, v in arrays.items() if k.startswith("trainer/")},
-                           trainer_info)
+        trainer_arrays = {k[8:]: v for k, v in arrays.items() if k.startswith("trainer/")}
+        checkpoints.check_trainer_state(trainer_info, trainer_arrays, network, CHECKPOINT)
+        try:
+            trainer.load_state(trainer_arrays, trainer_info)
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as error:
+            raise ModelFileError(f"{CHECKPOINT}: its training state is invalid ({type(error).__name__}: "
+                                 f"{error}); resume from a good copy or start the run again") from None
         recorder.resumed(trainer)
 
     trainer.run(*data.train, validation_data=data.validation)
@@ -378,12 +398,22 @@ def _read_config(run_dir):
         with open(path, encoding="utf-8") as file:
             config = json.load(file)
     except FileNotFoundError:
-        raise InputError(f"{run_dir} is not a run folder (it has no config.json)") from None
+        what = "a file, not a run folder" if os.path.isfile(run_dir) else "not a run folder (it has no config.json)"
+        raise InputError(f"{run_dir} is {what}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a directory, not a run configuration") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DataError(f"{path} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise DataError(f"{path} is nested too deeply to be a run configuration") from None
     if not isinstance(config, dict):
         raise DataError(f"{path} does not hold a run configuration")
-    return resolve_config({k: v for k, v in config.items() if k != "preset"})
+    try:  # as strictly as a new run's options: a bad value is one line, not a TypeError later
+        config = resolve_config({k: v for k, v in config.items() if k != "preset"})
+        check_config(config)
+    except (InputError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise DataError(f"{path} holds an invalid run configuration: {error}") from None
+    return config
 
 
 class StopRequest:

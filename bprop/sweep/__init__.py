@@ -24,6 +24,7 @@ The sweep folder holds::
     runs/<trial_id>/    one normal run folder per trial, plus result.json
     results.csv         one row per trial
     sweep.png           the metric against each searched option
+    .lock               held by the running sweep (``bprop.locks``): a second sweep into the folder is refused
 
 Each trial is deterministic from its configuration (which includes the training seed)
 and is named by a hash of it, the trial id. ``result.json`` is written atomically as the
@@ -32,7 +33,10 @@ is never run again, neither by a resumed sweep nor when Dask recomputes a task w
 worker died after finishing it. A trial killed mid-way (no marker) runs again,
 continuing from its run folder's last checkpoint. A trial that failed (a bad option, a
 diverged run: status ``failed``) keeps its result.json for the record and is tried
-again when the sweep is resumed, in case the cause has been fixed.
+again when the sweep is resumed, in case the cause has been fixed. Ctrl-C or SIGTERM to
+the sweep's process writes ``.stop``: every running trial finishes its mini-batch,
+writes its checkpoint and stops, trials not started are skipped, and the command exits
+non-zero saying how to continue; the continued trials end bit-identical.
 """
 from bprop.sweep.report import SUMMARY_COLUMNS, best_row, format_value, plot_results, result_row, write_results
 from bprop.sweep.running import (RESULT, SweepResult, finished_result, read_result, run_sweep, run_trial,

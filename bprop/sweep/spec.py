@@ -49,6 +49,8 @@ def load_spec(path):
             spec = yaml.safe_load(text)
     except ValueError as error:  # json.JSONDecodeError
         raise InputError(f"{path} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise InputError(f"{path} is nested too deeply to be a sweep spec") from None
     except Exception as error:  # yaml.YAMLError, without importing yaml at module level
         if type(error).__module__.startswith("yaml"):
             raise InputError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
@@ -87,7 +89,7 @@ def _parse_value(text):
     if text[:1] in "[{" or text in ("true", "false", "null"):
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InputError(f"cannot read the value {text!r}; lists are written like [100,30]") from None
     return text
 

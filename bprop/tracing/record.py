@@ -124,7 +124,11 @@ class Trace:
 
     @classmethod
     def from_json(cls, text):
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise InputError("not a bprop trace: its JSON is nested too deeply") from None
+        return cls.from_dict(data)
 
 
 def _plain(value):

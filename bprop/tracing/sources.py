@@ -65,6 +65,8 @@ def read_spec(path):
         raise InputError(f"{path} is not a JSON text file (it is not UTF-8)") from None
     except json.JSONDecodeError as error:
         raise InputError(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise InputError(f"{path} is nested too deeply to describe a network") from None
     return from_spec(spec, str(path))
 
 

@@ -1,0 +1,147 @@
+"""A damaged checkpoint, config.json or JSON file is one line, never a traceback."""
+import copy
+import json
+import shutil
+
+import pytest
+
+from bprop import io
+from bprop.errors import DataError, InputError, ModelFileError
+from bprop.runs import CHECKPOINT, train_run
+from cli_helpers import bprop as run_bprop
+
+pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def one_epoch_run(tmp_path_factory):
+    """A run folder after 1 epoch whose config.json asks for 3: resuming continues it."""
+    folder = tmp_path_factory.mktemp("runs") / "run"
+    train_run({"epochs": 1, "hidden": [8], "optimizer": "adam", "early_stopping": 5}, folder, plots=False)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "epochs": 3}))
+    return folder
+
+
+def _copy_with(folder, tmp_path, change_trainer=None, change_config=None, drop_arrays=()):
+    target = tmp_path / "run"
+    shutil.copytree(folder, target)
+    if change_trainer is not None:
+        arrays, header = io.read_archive(target / CHECKPOINT, kinds=("checkpoint",))
+        info = {key: value for key, value in header.items() if key not in ("format", "version", "kind")}
+        change_trainer(info["trainer"])
+        arrays = {key: value for key, value in arrays.items() if key not in drop_arrays}
+        io.write_archive(target / CHECKPOINT, "checkpoint", arrays, info)
+    if change_config is not None:
+        config = json.loads((target / "config.json").read_text())
+        change_config(config)
+        (target / "config.json").write_text(json.dumps(config))
+    return target
+
+
+def test_an_intact_checkpoint_resumes(one_epoch_run, tmp_path):
+    summary = train_run({}, _copy_with(one_epoch_run, tmp_path), resume=True, plots=False)
+    assert summary["epochs_run"] == 3
+
+
+def _set(path, value):
+    def change(info):
+        *parents, last = path
+        for key in parents:
+            info = info[key]
+        if value is KeyError:
+            del info[last]
+        else:
+            info[last] = value
+    return change
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("running",), KeyError, "it has no running"),
+    (("running", "seen"), 0, "counted no examples"),  # with batch > 0 below: was a ZeroDivisionError
+    (("history",), [], "history holds 0 records"),
+    (("history", 0, "epoch"), 7, "numbered 7"),
+    (("optimizer", "name"), "rmsprop", "unknown optimizer 'rmsprop'"),
+    (("optimizer", "t"), "x", "step count t must be an integer"),
+    (("epoch",), "1", "epoch must be an integer"),
+    (("shuffle_state",), {"bit_generator": "PCG64"}, "shuffle_state is not a random generator's state"),
+    (("schedule",), None, "schedule must be a mapping"),
+    (("schedule", "learning_rate"), "fast", "learning_rate must be a finite number"),
+    (("best", "epoch"), 99, "best epoch 99 is after"),
+    (("dropout",), 2.0, "dropout must be in [0, 1)"),
+])
+def test_a_checkpoint_with_wrong_trainer_state_is_refused_in_one_line(one_epoch_run, tmp_path, path, value, message):
+    def change(info):
+        info["batch"] = 1 if path == ("running", "seen") else info["batch"]
+        _set(path, value)(info)
+
+    folder = _copy_with(one_epoch_run, tmp_path, change_trainer=change)
+    with pytest.raises(ModelFileError, match="training state is invalid") as raised:
+        train_run({}, folder, resume=True, plots=False)
+    assert message in str(raised.value)
+
+
+def test_missing_optimizer_arrays_are_refused(one_epoch_run, tmp_path):
+    folder = _copy_with(one_epoch_run, tmp_path, change_trainer=lambda info: None,
+                        drop_arrays=("trainer/optimizer/m1",))
+    with pytest.raises(ModelFileError, match="optimizer arrays m0.. for 3 of the 4 parameters"):
+        train_run({}, folder, resume=True, plots=False)
+
+
+def test_resume_from_a_damaged_checkpoint_is_one_line_on_the_command_line(one_epoch_run, tmp_path):
+    folder = _copy_with(one_epoch_run, tmp_path, change_trainer=_set(("running",), KeyError))
+    result = run_bprop("train", "--resume", folder)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "checkpoint.npz: its training state is invalid (it has no running)" in result.stderr
+
+
+def test_a_bad_value_in_config_json_is_one_line(one_epoch_run, tmp_path):
+    folder = _copy_with(one_epoch_run, tmp_path, change_config=lambda c: c.update(checkpoint_every="x"))
+    result = run_bprop("train", "--resume", folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "config.json holds an invalid run configuration: checkpoint_every must be an integer" in result.stderr
+
+
+def test_a_checkpoint_whose_architecture_disagrees_with_config_json_is_refused(one_epoch_run, tmp_path):
+    folder = _copy_with(one_epoch_run, tmp_path, change_config=lambda c: c.update(activation="tanh"))
+    with pytest.raises(ModelFileError, match=r"checkpoint's network has activations \['relu', 'softmax'\] "
+                                             r"but config.json gives \['tanh', 'softmax'\]"):
+        train_run({}, folder, resume=True, plots=False)
+
+
+def test_a_deeply_nested_config_json_is_one_line(one_epoch_run, tmp_path):
+    folder = _copy_with(one_epoch_run, tmp_path)
+    (folder / "config.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        train_run({}, folder, resume=True, plots=False)
+
+
+def test_a_deeply_nested_trace_file_is_one_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"sizes": ' + "[" * 100000 + "]" * 100000 + "}")
+    result = run_bprop("trace", path)
+    assert result.returncode in (1, 2) and "nested too deeply" in result.stderr
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+
+
+def test_a_deeply_nested_sweep_spec_is_one_line(tmp_path):
+    from bprop.sweep import load_spec
+
+    path = tmp_path / "spec.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_spec(path)
+
+
+def test_a_directory_as_the_run_to_resume_config_is_named(one_epoch_run, tmp_path):
+    folder = _copy_with(one_epoch_run, tmp_path)
+    (folder / "config.json").unlink()
+    (folder / "config.json").mkdir()
+    result = run_bprop("train", "--resume", folder)
+    assert result.returncode == 1 and "config.json is a directory" in result.stderr
+
+
+def test_copy_is_untouched(one_epoch_run):
+    # the fixture's own folder was never modified by the tests above
+    arrays, header = io.read_archive(one_epoch_run / CHECKPOINT, kinds=("checkpoint",))
+    assert copy.deepcopy(header["trainer"])["epoch"] == 1
