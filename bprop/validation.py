@@ -44,6 +44,32 @@ def inputs(X, n_features, dtype, name="X"):
     return X
 
 
+SATURATED_Z = 30.0  # σ(30) = 1 - 1e-13: a sigmoid or tanh unit this far out has no gradient left
+
+
+def warn_if_unscaled(X, w, b, rows=256):
+    """Warn (``UserWarning``) when the features are so large that the first layer starts saturated.
+
+    Looks at the first layer's weighted inputs z = x w^T + b on up to ``rows`` examples:
+    when their median |z| exceeds ``SATURATED_Z``, sigmoid and tanh units are stuck at
+    their limits (σ' ≈ 0, so nothing learns) and ReLU units produce huge outputs.
+    """
+    import warnings
+
+    sample = X[:rows]
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.abs(sample @ w.T + b)
+    median = float(np.median(z))
+    if median > SATURATED_Z or not np.isfinite(median):
+        column = int(np.argmax(np.abs(sample).max(axis=0)))
+        largest = float(np.abs(sample[:, column]).max())
+        warnings.warn(
+            f"the features are large (up to {largest:.3g}, in column {column}): the first layer's "
+            f"weighted inputs z start at a median |z| of {median:.3g}, so its units saturate and "
+            "training stalls; scale the features first (e.g. to mean 0 and variance 1)",
+            UserWarning, stacklevel=4)
+
+
 def _all_finite(X, rows=4096):
     """np.isfinite(X).all(), a block of rows at a time: no boolean copy of the whole data set."""
     return all(np.isfinite(X[start:start + rows]).all() for start in range(0, len(X), rows))

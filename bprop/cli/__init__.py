@@ -34,7 +34,12 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    import warnings
+
     from bprop.errors import BpropError, TrainingInterrupted
+
+    # A warning is one line too: "bprop train: warning: ...", not a file name and source line.
+    warnings.formatwarning = lambda message, *rest, **kw: f"bprop {args.command}: warning: {message}\n"
 
     try:
         return args.run(args) or 0

@@ -155,6 +155,18 @@ def encode_labels(labels, where):
     return y.reshape(-1).astype(np.int64), names
 
 
+def check_class_count(n_examples, class_names, where, advice=""):
+    """Refuse labels that cannot be classes: more than 10 of them and fewer than 2 examples
+    per class on average (an ID or a measurement column read as the label)."""
+    n_classes = len(class_names)
+    if n_classes > 10 and n_classes * 2 > n_examples:
+        examples = ", ".join(str(c) for c in class_names[:3])
+        raise DataError(
+            f"{where}: the labels take {n_classes:,} different values ({examples}, ...) among "
+            f"{n_examples:,} examples, {n_examples / n_classes:.1f} per class: that looks like an "
+            f"identifier or a measurement, not a class{'; ' + advice if advice else ''}")
+
+
 def resolve_validation_size(validation_size, pool, default, where):
     """Number of validation examples to take from a pool of ``pool`` examples.
 

@@ -3,7 +3,7 @@ import csv
 
 import numpy as np
 
-from bprop.data.dataset import Dataset, check_features, encode_labels, opening, split_shuffled
+from bprop.data.dataset import Dataset, check_class_count, check_features, encode_labels, opening, split_shuffled
 from bprop.errors import DataError
 
 __all__ = ["load_csv"]
@@ -18,7 +18,8 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
     ----------
     path : str
         The file, UTF-8, comma-separated, optionally with a header row. The first row is
-        a header when it has a non-numeric cell where the second row has a number.
+        a header when none of its cells is a number (``sepal_length,...,species``); any
+        other non-number in a feature column is an error naming its line.
     column : str or int, optional
         The label column: a header name, or a 0-based index (negative counts from the
         end). Default: the column named ``label``, ``class`` or ``target`` if there is a
@@ -66,6 +67,8 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
                 ) from None
     X = check_features(X, path)
     y, class_names = encode_labels(_label_values(path, data, label_index, headers), path)
+    check_class_count(len(y), class_names, f"{path}, label column {_column_name(headers, label_index)}",
+                      "name the label column with csv:PATH#COLUMN")
     train, validation, test = split_shuffled(X, y, validation_size, seed, path)
     return Dataset(name, train, validation, test, class_names=class_names, source=path)
 
@@ -92,14 +95,13 @@ def _is_number(cell):
     return True
 
 
-def _looks_like_header(first, second):
-    """A header has a non-number where the data has numbers (or, alone, no numbers at all)."""
-    if second is None:
-        return not any(_is_number(cell) for cell in first)
-    return any(
-        not _is_number(cell) and i < len(second) and _is_number(second[i])
-        for i, cell in enumerate(first)
-    )
+def _looks_like_header(first, second=None):
+    """The header rule: the first row is a header when none of its cells is a number.
+
+    So a typo or an empty cell in the first row of a headerless file is an error naming
+    line 1, never a row silently dropped as a "header".
+    """
+    return not any(_is_number(cell) for cell in first)
 
 
 def _label_column(path, column, headers, width):
