@@ -174,7 +174,16 @@ class Trainer:
             network.set_parameters(self.best[2], self.best[3])
         for callback in self.callbacks:
             callback.on_train_end(self)
+        self.release_data()
         return self.history
+
+    def release_data(self):
+        """Drop the buffers that hold the last ``run``'s data (its targets, shuffled order and
+        outputs), keeping everything needed to continue: a kept trainer (an estimator's,
+        for ``partial_fit``) then weighs about its network and optimizer state."""
+        if getattr(self, "_order", None) is not None and self.batch:
+            self._tally(min(self.batch * self.batch_size, len(self._order)))
+        self._outputs = self._data = self._order = None
 
     def _loop(self, X, Y, params, n, batch_size, n_batches, batch_callbacks, validation_set):
         network = self.network

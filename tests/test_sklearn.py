@@ -188,3 +188,32 @@ def test_pickled_estimator_predicts_the_same_and_can_continue(digits):
     restored.partial_fit(X_train, y_train)   # the trainer (optimizer state) came along
     model.partial_fit(X_train, y_train)
     np.testing.assert_array_equal(restored.predict_proba(X_test), model.predict_proba(X_test))
+
+
+@pytest.mark.parametrize("Estimator", [BPClassifier, BPRegressor])
+def test_a_fitted_estimator_pickles_to_its_parameters_not_its_training_data(Estimator):
+    rng = np.random.default_rng(0)
+    sizes = {}
+    for n in (1_000, 100_000):
+        X = rng.random((n, 4))
+        y = (X[:, 0] > 0.5).astype(int) if Estimator is BPClassifier else X[:, 0] * 2
+        estimator = Estimator(hidden=(10,), epochs=1, optimizer="adam", random_state=0).fit(X, y)
+        sizes[n] = len(pickle.dumps(estimator))
+    n_parameters = sum(p.size for p in estimator.network_.weights + estimator.network_.biases)
+    # parameters + Adam's two moments, in float64, plus a few kB of names, history and generator states
+    assert sizes[100_000] < 3 * 8 * n_parameters + 8_000
+    assert abs(sizes[100_000] - sizes[1_000]) < 200  # no trace of the 100,000 rows (they were 4.8 MB)
+
+
+def test_partial_fit_after_unpickling_continues_exactly():
+    rng = np.random.default_rng(1)
+    X = rng.random((500, 4))
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    original = BPClassifier(hidden=(8,), epochs=2, optimizer="adam", random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(original))
+    original.partial_fit(X, y)
+    copy.partial_fit(X, y)
+    for a, b in zip(original.network_.weights + original.network_.biases,
+                    copy.network_.weights + copy.network_.biases):
+        np.testing.assert_array_equal(a, b)
+    assert copy.n_iter_ == 3
