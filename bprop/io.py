@@ -107,6 +107,11 @@ def _fsync_folder(folder):
 def save(network, path):
     """Write ``network`` to ``path`` (a ``.npz`` file), atomically. ``bprop.load`` reads it
     (in ``bprop/network.py``: this module knows the file format, not the Network class)."""
+    if os.path.isdir(path):
+        from bprop.errors import InputError
+
+        raise InputError(f"{os.fspath(path)} is a directory; save to a file in it, like "
+                         f"{os.path.join(os.fspath(path), 'model.npz')}")
     write_archive(path, "model", network_arrays(network), {"network": network.config()})
 
 

@@ -89,6 +89,9 @@ class Network:
         for sigma in self.activations[:-1]:
             if not sigma.elementwise:
                 raise InputError(f"{sigma.name} can only be the output layer's activation")
+        if self.activations[-1].name == "softmax" and self.sizes[-1] == 1:
+            raise InputError("softmax over a single output unit is always 1, so it cannot learn; use "
+                             "one output unit per class, or sigmoid for one yes/no output")
         self.cost = _costs.get(cost, self.activations[-1])
         self.dtype = np.dtype(validation.choice(str(np.dtype(dtype)) if _is_dtype(dtype) else dtype,
                                                 "dtype", DTYPES))

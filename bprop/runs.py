@@ -397,7 +397,7 @@ def _read_config(run_dir):
     try:
         with open(path, encoding="utf-8") as file:
             config = json.load(file)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         what = "a file, not a run folder" if os.path.isfile(run_dir) else "not a run folder (it has no config.json)"
         raise InputError(f"{run_dir} is {what}") from None
     except IsADirectoryError:

@@ -111,7 +111,7 @@ def _targets(y, m, n_outputs, dtype, classifier, name):
     if not np.isfinite(y).all():
         raise InputError(f"{name} contains NaN or infinite values")
 
-    if y.ndim == 2 and y.shape[1] == 1 and n_outputs == 1:
+    if y.ndim == 2 and y.shape[1] == 1:  # a column: one value or one class index per example
         y = y[:, 0]
     if y.ndim == 1 and n_outputs > 1:
         labels = _class_indices(y, n_outputs, name)

@@ -6,8 +6,8 @@ from bprop import options
 
 def int_list(text):
     """argparse type for layer sizes: ``"784,30,10"`` -> [784, 30, 10] (train, trace, gradcheck)."""
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+    try:  # every part a number: "100,,100" is a typo, not [100, 100]
+        values = [int(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 784,30,10; got {text!r}")
     if not values or min(values) < 1:

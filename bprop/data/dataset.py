@@ -42,6 +42,9 @@ class Dataset:
         self.class_names = [str(c) for c in class_names]
         if not self.class_names:
             raise DataError(f"{self.name}: no classes; the data set needs at least one labelled example")
+        if len(self.class_names) == 1:
+            raise DataError(f"{self.name}: only one class in the labels ({self.class_names[0]!r}); "
+                            "a classifier needs examples of at least two classes")
         self.image_shape = None if image_shape is None else tuple(int(d) for d in image_shape)
         self.source = str(source)
         self.train = self._check_split("train", train)
