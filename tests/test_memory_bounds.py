@@ -243,3 +243,28 @@ def test_a_big_endian_npy_predicts_like_a_native_one(tmp_path, model_file):
 def test_a_directory_given_as_an_input_is_named_as_one(tmp_path, model_file):
     result = run_bprop("predict", model_file, tmp_path)
     assert result.returncode == 1 and "is a directory, not an input file" in result.stderr
+
+
+# ---- data set files ------------------------------------------------------------------------------
+def test_an_npz_data_set_skips_members_it_does_not_use_without_decompressing_them(tmp_path):
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    np.savez(buffer, X=rng.random((40, 3)), y=rng.integers(0, 2, 40))
+    path = _with_member(tmp_path / "d.npz", buffer.getvalue(), "junk.npy", 256 << 20)
+    from bprop.data import load_dataset
+
+    error, peak = _peak_during(load_dataset, f"npz:{path}")
+    assert error is None and peak < 4 << 20
+
+
+def test_an_npz_data_set_larger_than_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "d.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, y=np.zeros(1 << 20, np.int64))
+    _with_member(path, buffer.getvalue(), "X.npy", 64 << 20, header_claim=(1 << 20, 8))
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(32 << 20))
+    from bprop.data import load_dataset
+
+    error, peak = _peak_during(load_dataset, f"npz:{path}")
+    assert isinstance(error, DataError) and "d.npz's arrays needs 75.5 MB of memory" in str(error)
+    assert peak < 4 << 20

@@ -14,11 +14,14 @@ import numpy as np
 from bprop.data.dataset import (Dataset, check_class_count, check_features, encode_labels, opening,
                                 resolve_validation_size)
 from bprop.data.dataset import split_shuffled, split_tail
-from bprop.errors import DataError
+from bprop import memory
+from bprop.errors import DataError, InputError
 
 __all__ = ["load_npz"]
 
 VALIDATION_ALIASES = (("x_val", "y_val"), ("x_valid", "y_valid"), ("x_validation", "y_validation"))
+WANTED = {"x", "y", "x_train", "y_train", "x_test", "y_test", "class_names",
+          *(name for pair in VALIDATION_ALIASES for name in pair)}
 EXPECTED = "X and y, or x_train and y_train (optionally x_test, y_test, x_val, y_val; any case)"
 
 # Deflate cannot expand data more than about 1032-fold; a member claiming more is lying.
@@ -122,14 +125,21 @@ def _read_npz(path):
     arrays = {}
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue  # np.savez writes only NAME.npy members
-                _check_member(path, archive, info, archive_size)
+            # Only the arrays bprop looks for are read (others are skipped undecompressed),
+            # each checked against its member first, and all of them against memory.
+            wanted = [info for info in archive.infolist()
+                      if info.filename.endswith(".npy") and info.filename[:-4].lower() in WANTED]
+            total = sum(_check_member(path, archive, info, archive_size) for info in wanted)
+            memory.require(total, f"{path}'s arrays")
+            for info in wanted:
                 with archive.open(info) as member:
                     arrays[info.filename[:-4]] = np.lib.format.read_array(member, allow_pickle=False)
+            if not arrays:  # name what the file holds in the error below
+                arrays = {info.filename[:-4]: None for info in archive.infolist() if info.filename.endswith(".npy")}
     except DataError:
         raise
+    except InputError as error:  # memory.require: more than the machine has
+        raise DataError(str(error)) from None
     except _PARSE_ERRORS as error:
         if "allow_pickle" in str(error) or "Object arrays" in str(error):
             raise DataError(f"{path}: holds pickled Python objects, which bprop never loads; "
@@ -164,6 +174,7 @@ def _check_member(path, archive, info, archive_size):
             f"{path}: array {key!r} claims shape {shape} ({n_bytes} bytes) but its member holds "
             f"{info.file_size - header_size}; the file is corrupt"
         )
+    return n_bytes
 
 
 def _flatten_images(X, where):
