@@ -163,7 +163,7 @@ def test_a_float32_network_is_initialised_without_a_float64_copy():
     size = 1000 * 1000 * 4  # w0 of [1000, 1000] in float32: 4 MB
     error, peak = _peak_during(Network, [1000, 1000], "sigmoid", "quadratic", "nielsen", "float32", 0)
     assert error is None
-    assert peak < 1.25 * size  # a float64 draw of w0 alone would be 8 MB
+    assert peak < size + (2 << 20)  # a float64 draw of w0 alone would add 8 MB
 
 
 @pytest.mark.parametrize("init", ["large", "nielsen", "glorot", "he"])
