@@ -1,5 +1,4 @@
 """A damaged checkpoint, config.json or JSON file is one line, never a traceback."""
-import copy
 import json
 import shutil
 
@@ -141,7 +140,6 @@ def test_a_directory_as_the_run_to_resume_config_is_named(one_epoch_run, tmp_pat
     assert result.returncode == 1 and "config.json is a directory" in result.stderr
 
 
-def test_copy_is_untouched(one_epoch_run):
-    # the fixture's own folder was never modified by the tests above
-    arrays, header = io.read_archive(one_epoch_run / CHECKPOINT, kinds=("checkpoint",))
-    assert copy.deepcopy(header["trainer"])["epoch"] == 1
+def test_the_tests_above_damaged_only_copies(one_epoch_run):
+    _, header = io.read_archive(one_epoch_run / CHECKPOINT, kinds=("checkpoint",))
+    assert header["trainer"]["epoch"] == 1 and "running" in header["trainer"]
