@@ -26,6 +26,7 @@ import numpy as np
 
 from bprop import checkpoints, io, options, validation
 from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted
+from bprop.data.dataset import check_classes
 from bprop.locks import FolderLock, new_folder
 from bprop.network import Network, load, network_from
 from bprop.training import Callback, Trainer, validation_score
@@ -185,6 +186,8 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
     # runs that differ only in seed are compared on the same validation and test examples.
     data = load_dataset(config["dataset"], data_dir=config["data_dir"], progress=progress,
                         seed=SPLIT_SEED)
+    check_classes(data, "name the label column with csv:PATH#COLUMN"
+                  if config["dataset"].startswith("csv:") else "")
     network = build_network(config, data.n_features, len(data.class_names))
     config.update({"sizes": network.sizes, "init": network.init})
     if not resume:

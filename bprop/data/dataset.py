@@ -42,9 +42,6 @@ class Dataset:
         self.class_names = [str(c) for c in class_names]
         if not self.class_names:
             raise DataError(f"{self.name}: no classes; the data set needs at least one labelled example")
-        if len(self.class_names) == 1:
-            raise DataError(f"{self.name}: only one class in the labels ({self.class_names[0]!r}); "
-                            "a classifier needs examples of at least two classes")
         self.image_shape = None if image_shape is None else tuple(int(d) for d in image_shape)
         self.source = str(source)
         self.train = self._check_split("train", train)
@@ -158,9 +155,16 @@ def encode_labels(labels, where):
     return y.reshape(-1).astype(np.int64), names
 
 
-def check_class_count(n_examples, class_names, where, advice=""):
-    """Refuse labels that cannot be classes: more than 10 of them and fewer than 2 examples
-    per class on average (an ID or a measurement column read as the label)."""
+def check_classes(dataset, advice=""):
+    """Refuse a data set a classifier cannot learn from: one class only, or labels that cannot
+    be classes (more than 10 of them and fewer than 2 examples per class on average: an ID
+    or a measurement column read as the label). Training calls this; loading does not."""
+    class_names, where = dataset.class_names, dataset.name
+    if len(class_names) == 1:
+        raise DataError(f"{where}: only one class in the labels ({class_names[0]!r}); "
+                        "a classifier needs examples of at least two classes")
+    n_examples = sum(len(pair[1]) for pair in (dataset.train, dataset.validation, dataset.test)
+                     if pair is not None)
     n_classes = len(class_names)
     if n_classes > 10 and n_classes * 2 > n_examples:
         examples = ", ".join(str(c) for c in class_names[:3])

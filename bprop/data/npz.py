@@ -11,8 +11,7 @@ import zlib
 
 import numpy as np
 
-from bprop.data.dataset import (Dataset, check_class_count, check_features, encode_labels, opening,
-                                resolve_validation_size)
+from bprop.data.dataset import Dataset, check_features, encode_labels, opening, resolve_validation_size
 from bprop.data.dataset import split_shuffled, split_tail
 from bprop import memory
 from bprop.errors import DataError, InputError
@@ -86,7 +85,6 @@ def load_npz(path, validation_size=None, seed=0, name=None):
     order = list(features)
     all_labels = np.concatenate([features[s][1] for s in order]) if len(order) > 1 else features[order[0]][1]
     y_all, class_names = _labels(all_labels, arrays, lookup, path)
-    check_class_count(len(y_all), class_names, path)
     bounds = np.cumsum([0] + [len(features[s][1]) for s in order])
     labelled = {s: (features[s][0], y_all[bounds[i]:bounds[i + 1]]) for i, s in enumerate(order)}
 

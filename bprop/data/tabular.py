@@ -3,7 +3,7 @@ import csv
 
 import numpy as np
 
-from bprop.data.dataset import Dataset, check_class_count, check_features, encode_labels, opening, split_shuffled
+from bprop.data.dataset import Dataset, check_features, encode_labels, opening, split_shuffled
 from bprop.errors import DataError
 
 __all__ = ["load_csv"]
@@ -67,8 +67,6 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
                 ) from None
     X = check_features(X, path)
     y, class_names = encode_labels(_label_values(path, data, label_index, headers), path)
-    check_class_count(len(y), class_names, f"{path}, label column {_column_name(headers, label_index)}",
-                      "name the label column with csv:PATH#COLUMN")
     train, validation, test = split_shuffled(X, y, validation_size, seed, path)
     return Dataset(name, train, validation, test, class_names=class_names, source=path)
 
