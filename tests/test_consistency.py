@@ -48,3 +48,16 @@ def test_a_file_given_as_the_run_to_resume_is_named_as_a_file(tmp_path):
     (tmp_path / "model.npz").write_bytes(b"")
     result = run_bprop("train", "--resume", tmp_path / "model.npz")
     assert result.returncode == 1 and "is a file, not a run folder" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["sweep", "trace", "evaluate", "predict"])
+def test_a_directory_where_a_file_is_expected_is_named_as_a_directory(tmp_path, command):
+    model = tmp_path / "m.npz"
+    Network([4, 3, 2], ["relu", "softmax"], "cross_entropy").save(model)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    args = {"sweep": ["sweep", folder, "--out", tmp_path / "out"], "trace": ["trace", folder],
+            "evaluate": ["evaluate", folder], "predict": ["predict", model, folder]}[command]
+    result = run_bprop(*args)
+    assert result.returncode == 1 and f"{folder} is a directory" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1

@@ -39,6 +39,8 @@ def load_spec(path):
             text = file.read()
     except FileNotFoundError:
         raise InputError(f"sweep spec {path} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a sweep spec; give the .yaml or .json file") from None
     try:
         if path.endswith(".json"):
             spec = json.loads(text)

@@ -17,6 +17,7 @@ may replace ``eta``; ``weight`` ([l, j, k]) chooses the sum-over-paths weight an
 """
 import json
 import math
+import os
 import typing
 from importlib import resources
 
@@ -57,6 +58,8 @@ def example(name):
 
 def read_spec(path):
     """The Problem described by the JSON file at ``path``."""
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory, not a network description; give the .json file")
     with open(path, "rb") as file:
         raw = file.read()
     try:
