@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bprop import options, validation
+from bprop import memory, options, validation
 from bprop.errors import DivergenceError, InputError
 
 
@@ -158,6 +158,7 @@ class Trainer:
         n = len(X)
         batch_size = min(self.batch_size, n)
         n_batches = math.ceil(n / batch_size)
+        self._require_memory(n, batch_size)
         params = [p for pair in zip(network.weights, network.biases) for p in pair]
         for callback in self.callbacks:
             callback.on_train_begin(self)
@@ -176,6 +177,25 @@ class Trainer:
             callback.on_train_end(self)
         self.release_data()
         return self.history
+
+    def _require_memory(self, n, m):
+        """Refuse, before allocating, a run that needs more memory than the machine has.
+
+        The weights, their gradients, a copy of the last good weights
+        (restored on divergence), the optimizer's state (momentum: one array per
+        parameter, Adam: two), the best weights with early stopping, the mini-batch
+        buffers (z, a, δ and dropout's a ⊙ mask per layer, m rows each) and the outputs of
+        the n training examples.
+        """
+        network = self.network
+        parameters = memory.parameter_count(network.sizes)
+        copies = 3 + {"adam": 2}.get(self.optimizer.name, 1 if getattr(self.optimizer, "momentum", 0) else 0)
+        copies += 1 if self.early_stopping else 0
+        rows = 4 * m * sum(network.sizes[1:]) + n * network.sizes[-1]
+        memory.require((copies * parameters + rows) * network.dtype.itemsize,
+                       f"training a network of sizes {network.sizes} with mini-batches of {m} "
+                       f"(weights, gradients, optimizer state and mini-batch buffers)",
+                       "choose smaller layers or mini-batches")
 
     def release_data(self):
         """Drop the buffers that hold the last ``run``'s data (its targets, shuffled order and

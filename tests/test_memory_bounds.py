@@ -268,3 +268,16 @@ def test_an_npz_data_set_larger_than_memory_is_refused_before_reading(tmp_path, 
     error, peak = _peak_during(load_dataset, f"npz:{path}")
     assert isinstance(error, DataError) and "d.npz's arrays needs 75.5 MB of memory" in str(error)
     assert peak < 4 << 20
+
+
+def test_training_that_needs_more_than_the_machine_is_refused_before_the_first_step(monkeypatch):
+    network = Network([100, 1000, 10], "sigmoid", "quadratic", seed=0)  # 111,010 float64 parameters: 0.89 MB
+    before = [w.copy() for w in network.weights]
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(35 * 10 ** 5))  # the network fits, Adam's training does not
+    X, y = np.zeros((50, 100)), np.zeros(50, dtype=int)
+    with pytest.raises(InputError, match=r"training a network of sizes \[100, 1000, 10\] with mini-batches "
+                                         r"of 10 .* needs 4.77 MB of memory, more than this machine has \(3.5 MB\)"):
+        network.fit(X, y, optimizer="adam", epochs=1)
+    for w, w0 in zip(network.weights, before):
+        np.testing.assert_array_equal(w, w0)
+    network.fit(X, y, optimizer="sgd", epochs=1)  # plain SGD: weights, gradients, last good copy fit
