@@ -138,7 +138,7 @@ class Trainer:
         X = validation.inputs(X, network.sizes[0], network.dtype)
         Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
                                        network.is_classifier, cost=network.cost)
-        validation.warn_if_unscaled(X, network.weights[0], network.biases[0])
+        validation.warn_if_unscaled(X, network.weights[0], network.biases[0], network.activations[0].name)
         self.has_labels = labels is not None
         validation_set = None
         if validation_data is not None:

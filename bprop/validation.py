@@ -47,12 +47,12 @@ def inputs(X, n_features, dtype, name="X"):
 SATURATED_Z = 30.0  # σ(30) = 1 - 1e-13: a sigmoid or tanh unit this far out has no gradient left
 
 
-def warn_if_unscaled(X, w, b, rows=256):
+def warn_if_unscaled(X, w, b, activation="sigmoid", rows=256):
     """Warn (``UserWarning``) when the features are so large that the first layer starts saturated.
 
     Looks at the first layer's weighted inputs z = x w^T + b on up to ``rows`` examples:
     when their median |z| exceeds ``SATURATED_Z``, sigmoid and tanh units are stuck at
-    their limits (σ' ≈ 0, so nothing learns) and ReLU units produce huge outputs.
+    their limits (σ' ≈ 0, so nothing learns) and ReLU-like units produce huge outputs.
     """
     import warnings
 
@@ -65,8 +65,9 @@ def warn_if_unscaled(X, w, b, rows=256):
         largest = float(np.abs(sample[:, column]).max())
         warnings.warn(
             f"the features are large (up to {largest:.3g}, in column {column}): the first layer's "
-            f"weighted inputs z start at a median |z| of {median:.3g}, so its units saturate and "
-            "training stalls; scale the features first (e.g. to mean 0 and variance 1)",
+            f"weighted inputs z start at a median |z| of {median:.3g}, so its {activation} units "
+            f"{'saturate and training stalls' if activation in ('sigmoid', 'tanh') else 'give huge outputs and training is unstable'}; "
+            "scale the features first (e.g. to mean 0 and variance 1)",
             UserWarning, stacklevel=4)
 
 
