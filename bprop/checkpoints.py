@@ -15,7 +15,8 @@ import numpy as np
 
 from bprop.errors import ModelFileError
 
-HISTORY_NUMBERS = ("cost", "accuracy", "validation_cost", "validation_accuracy", "learning_rate", "seconds")
+HISTORY_NUMBERS = ("cost", "learning_rate", "seconds")                          # always there
+HISTORY_OPTIONAL = ("accuracy", "validation_cost", "validation_accuracy")       # None without labels or validation data
 
 
 def check_trainer_state(info, arrays, network, name):
@@ -99,8 +100,8 @@ def check_trainer_state(info, arrays, network, name):
         record = mapping(f"history record {i}", record)
         if record.get("epoch") != i:
             fail(f"history record {i} is numbered {record.get('epoch')!r}")
-        for key in HISTORY_NUMBERS:
-            number(f"history record {i}'s {key}", record.get(key), optional=True)
+        for key in HISTORY_NUMBERS + HISTORY_OPTIONAL:
+            number(f"history record {i}'s {key}", record.get(key), optional=key in HISTORY_OPTIONAL)
 
     for key in ("shuffle_state", "dropout_state", "epoch_shuffle_state"):
         state = info[key]

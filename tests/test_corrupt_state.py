@@ -143,3 +143,72 @@ def test_a_directory_as_the_run_to_resume_config_is_named(one_epoch_run, tmp_pat
 def test_the_tests_above_damaged_only_copies(one_epoch_run):
     _, header = io.read_archive(one_epoch_run / CHECKPOINT, kinds=("checkpoint",))
     assert header["trainer"]["epoch"] == 1 and "running" in header["trainer"]
+
+
+# ---- any single damaged value in the trainer state: one line or a correct resume, never a traceback
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bprop.errors import BpropError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("tiny")
+    np.savez(folder / "d.npz", X=rng.random((60, 3)).astype(np.float32), y=rng.integers(0, 2, 60))
+    train_run({"dataset": f"npz:{folder / 'd.npz'}", "epochs": 1, "hidden": [4], "batch_size": 8,
+               "optimizer": "sgd", "momentum": 0.9, "early_stopping": 3, "schedule": "plateau"},
+              folder / "run", plots=False)
+    config = json.loads((folder / "run" / "config.json").read_text())
+    (folder / "run" / "config.json").write_text(json.dumps({**config, "epochs": 2}))
+    _, header = io.read_archive(folder / "run" / CHECKPOINT, kinds=("checkpoint",))
+    return folder / "run", header["trainer"]
+
+
+def _leaf_paths(value, prefix=()):
+    if isinstance(value, dict):
+        paths = [prefix] if prefix else []
+        for key, item in value.items():
+            paths += _leaf_paths(item, prefix + (key,))
+        return paths
+    if isinstance(value, list):
+        paths = [prefix]
+        for i, item in enumerate(value[:3]):
+            paths += _leaf_paths(item, prefix + (i,))
+        return paths
+    return [prefix]
+
+
+DAMAGE = st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from([1e308, -0.5, 2 ** 70]),
+                   st.text(max_size=3), st.just([]), st.just({}), st.just([[1, 2]]), st.just(KeyError))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damaged_trainer_value_is_refused_in_one_line_or_resumes(tiny_run, tmp_path_factory, data):
+    folder, trainer = tiny_run
+    path = data.draw(st.sampled_from(_leaf_paths(trainer)))
+    damage = data.draw(DAMAGE)
+    target = _copy_with(folder, tmp_path_factory.mktemp("damaged"), change_trainer=_set(path, damage))
+    try:
+        train_run({}, target, resume=True, plots=False)
+    except BpropError:
+        pass  # one line on the command line
+
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damaged_config_value_is_refused_in_one_line_or_resumes(tiny_run, tmp_path_factory, data):
+    folder, _ = tiny_run
+    config = json.loads((folder / "config.json").read_text())
+    key = data.draw(st.sampled_from(sorted(config)))
+    damage = data.draw(DAMAGE)
+    target = _copy_with(folder, tmp_path_factory.mktemp("damaged"), change_config=_set((key,), damage))
+    try:
+        train_run({}, target, resume=True, plots=False)
+    except BpropError:
+        pass  # one line on the command line
