@@ -212,3 +212,28 @@ def test_any_damaged_config_value_is_refused_in_one_line_or_resumes(tiny_run, tm
         train_run({}, target, resume=True, plots=False)
     except BpropError:
         pass  # one line on the command line
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damaged_model_header_value_is_refused_in_one_line_or_loads(tmp_path_factory, data):
+    from bprop import Network, load
+
+    folder = tmp_path_factory.mktemp("model")
+    network = Network([3, 4, 2], ["leaky_relu", "softmax"], "cross_entropy", seed=0)
+    network.save(folder / "m.npz")
+    arrays, header = io.read_archive(folder / "m.npz", kinds=("model",))
+    info = {key: value for key, value in header.items() if key not in ("format", "kind")}
+    path = data.draw(st.sampled_from(_leaf_paths(info)))
+    _set(path, data.draw(DAMAGE))(info)
+    version = info.pop("version", KeyError)
+    import numpy as np
+
+    payload = {"header": np.frombuffer(json.dumps({"format": "bprop", "kind": "model", **info,
+                                                   **({} if version is KeyError else {"version": version})}
+                                                  ).encode(), np.uint8), **arrays}
+    np.savez(folder / "damaged.npz", **payload)
+    try:
+        load(folder / "damaged.npz")
+    except ModelFileError:
+        pass  # one line
