@@ -96,7 +96,7 @@ def _read(descriptor):
     try:
         text = os.pread(descriptor, 4096, 0).decode("utf-8", "replace")
         holder = json.loads(text)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return holder if isinstance(holder, dict) else None
 

@@ -186,6 +186,26 @@ def test_a_finished_trial_is_never_run_again(tmp_path):
     assert len(starts) == len(ends) == 1
 
 
+@pytest.mark.parametrize("damage", ["deep", "summary", "directory"])
+def test_a_damaged_result_marker_makes_the_trial_run_again(tmp_path, damage):
+    run_dir = tmp_path / "t1"
+    sweep.run_trial(digits_trial, "t1", {"learning_rate": 0.5}, str(run_dir))
+    marker = run_dir / sweep.RESULT
+    if damage == "deep":
+        marker.write_text("[" * 100000 + "]" * 100000)
+    elif damage == "summary":
+        marker.write_text(json.dumps({"status": "finished", "summary": [1, 2]}))
+    else:
+        marker.unlink()
+        marker.mkdir()
+    assert sweep.finished_result(str(run_dir)) is None
+    if damage == "directory":
+        marker.rmdir()
+    again = sweep.run_trial(digits_trial, "t1", {"learning_rate": 0.5}, str(run_dir))
+    assert again["reused"] is False and again["status"] == "finished"
+    assert len(attempts(str(run_dir))[0]) == 2
+
+
 def _diverges(config, run_dir):
     raise DivergenceError("the cost became NaN")
 

@@ -52,19 +52,24 @@ def train_trial(config, run_dir, plots=True, stop_file=None):
 
 
 def read_result(run_dir):
-    """The contents of a trial's result.json, or None when it has none."""
+    """The contents of a trial's result.json, or None when it has none (or it is unreadable)."""
     try:
         with open(os.path.join(run_dir, RESULT), encoding="utf-8") as file:
             result = json.load(file)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return result if isinstance(result, dict) else None
 
 
 def finished_result(run_dir):
-    """The trial's result when it has finished (the marker says so), else None."""
+    """The trial's result when it has finished (the marker says so), else None.
+
+    A damaged marker (no summary mapping) counts as unfinished: the trial runs again.
+    """
     result = read_result(run_dir)
-    return result if result is not None and result.get("status") == "finished" else None
+    if result is None or result.get("status") != "finished" or not isinstance(result.get("summary"), dict):
+        return None
+    return result
 
 
 def run_trial(trial_function, trial_id, config, run_dir, stop_file=None):
