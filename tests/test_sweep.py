@@ -261,3 +261,13 @@ def test_plot_draws_a_png_with_numeric_and_list_valued_options(tmp_path):
     path = tmp_path / "sweep.png"
     sweep.plot_results(path, ROWS, ["learning_rate", "hidden"], "validation_accuracy", "max", ROWS[1])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("spec, count", [
+    ({"method": "random", "trials": 10 ** 9, "search": {"learning_rate": {"log_uniform": [1e-4, 1e-1]}}},
+     "1,000,000,000"),
+    ({"search": {"seed": list(range(2000)), "epochs": list(range(1, 2000))}}, "3,998,000"),
+])
+def test_a_sweep_of_millions_of_trials_is_refused_before_listing_them(spec, count):
+    with pytest.raises(InputError, match=f"names {count} trials, more than the 10,000 one sweep runs"):
+        sweep.check_spec(spec)

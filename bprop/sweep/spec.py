@@ -19,6 +19,7 @@ METHODS = ("grid", "random")
 GOALS = ("max", "min")
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
 SPEC_KEYS = ("method", "trials", "sample_seed", "metric", "goal", "options", "search")
+MAX_TRIALS = 10_000
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -150,6 +151,10 @@ def check_spec(spec):
             raise InputError(f"method: random needs trials: N, a positive number of trials; got {trials!r}")
     elif trials is not None:
         raise InputError("trials: applies to method: random; a grid runs every combination")
+    count = trials if method == "random" else math.prod(len(values) for values in checked.values())
+    if count > MAX_TRIALS:  # each trial is a run folder: refuse before listing them
+        raise InputError(f"the sweep names {count:,} trials, more than the {MAX_TRIALS:,} one sweep "
+                         "runs; search fewer values, or split it into several sweeps")
     sample_seed = spec.get("sample_seed", 0)
     if isinstance(sample_seed, bool) or not isinstance(sample_seed, int) or sample_seed < 0:
         raise InputError(f"sample_seed must be an integer >= 0; got {sample_seed!r}")
