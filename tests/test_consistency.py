@@ -61,3 +61,9 @@ def test_a_directory_where_a_file_is_expected_is_named_as_a_directory(tmp_path, 
     result = run_bprop(*args)
     assert result.returncode == 1 and f"{folder} is a directory" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_network_too_large_to_trace_is_refused_before_hours_of_finite_differences(tmp_path):
+    result = run_bprop("trace", "--sizes", "3000,3000,3000", timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the network has 18,006,000 weights and biases" in result.stderr and "at most 200,000" in result.stderr

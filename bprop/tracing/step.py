@@ -26,6 +26,11 @@ from bprop.finite_differences import central_differences, mean_cost
 from bprop.tracing.paths import MAX_PATHS, checked_weight, sum_over_paths
 from bprop.tracing.record import LayerTrace, Trace
 
+# Every gradient is checked by finite differences, two forward passes per parameter, so a
+# trace's work grows with the square of the parameter count: MNIST's [784, 100, 10]
+# (79,510) takes seconds, [3000, 3000, 3000] (18 million) would take days.
+MAX_PARAMETERS = 200_000
+
 
 def trace(network, x, y, learning_rate, weight=None, epsilon=1e-5):
     """One step of gradient descent on (x, y), with every intermediate number.
@@ -33,8 +38,8 @@ def trace(network, x, y, learning_rate, weight=None, epsilon=1e-5):
     Parameters
     ----------
     network : Network
-        Any size, but meant for small ones; it is not changed (the step runs in float64
-        on a copy).
+        Meant for small ones, up to ``MAX_PARAMETERS`` weights and biases; it is not
+        changed (the step runs in float64 on a copy).
     x : array, shape (n_0,) for one example or (m, n_0) for a mini-batch.
     y : its target: a class index, a 0/1 label, or a target row (one per example).
     learning_rate : float, η of the update w -> w - η ∂C/∂w.
@@ -51,6 +56,12 @@ def trace(network, x, y, learning_rate, weight=None, epsilon=1e-5):
 
     if not isinstance(network, Network):
         raise InputError(f"trace needs a bprop.Network; got {type(network).__name__}")
+    n_parameters = sum(w.size + b.size for w, b in zip(network.weights, network.biases))
+    if n_parameters > MAX_PARAMETERS:
+        raise InputError(
+            f"the network has {n_parameters:,} weights and biases; a trace checks each gradient "
+            f"with two forward passes, so it takes networks of at most {MAX_PARAMETERS:,} "
+            "(the book's [784, 30, 10] has 23,860)")
     twin = Network(network.sizes, network.activations, network.cost.name, dtype="float64")
     twin.set_parameters(network.weights, network.biases)
     X, Y, single = _examples(x, y, twin)
