@@ -281,3 +281,18 @@ def test_training_that_needs_more_than_the_machine_is_refused_before_the_first_s
     for w, w0 in zip(network.weights, before):
         np.testing.assert_array_equal(w, w0)
     network.fit(X, y, optimizer="sgd", epochs=1)  # plain SGD: weights, gradients, last good copy fit
+
+
+def test_gradcheck_with_a_huge_mini_batch_is_refused_saying_what_it_needs():
+    result = run_bprop("gradcheck", "--batch", "1000000000")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "a gradient check on a mini-batch of 1,000,000,000 needs 288 GB of memory" in result.stderr
+
+
+def test_an_allocation_that_fails_anyway_is_one_line():
+    # The machine claims 1 TB (so no check refuses) but the process may use only 1.5 GB.
+    env = {**os.environ, "BPROP_MEMORY_LIMIT": str(10 ** 12)}
+    result = subprocess.run([sys.executable, "-m", "bprop", "gradcheck", "--batch", "50000000"],
+                            capture_output=True, text=True, env=env, preexec_fn=_limited(3 << 29), timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("bprop gradcheck: error: out of memory")

@@ -55,6 +55,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"bprop {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as error:  # the checks before allocating missed a case: still one line
+        print(f"bprop {args.command}: error: out of memory ({error or 'an allocation failed'}); "
+              "ask for less: smaller layers, mini-batches or input files", file=sys.stderr)
+        return 1
 
 
 def _os_error_line(error):

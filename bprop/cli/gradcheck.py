@@ -33,6 +33,10 @@ def run(args):
         activations = [args.activation] * (len(args.sizes) - 2) + [output]
         network = bprop.Network(args.sizes, activations, args.cost, dtype="float64", seed=args.seed)
     m = validation.positive_int(args.batch, "--batch")
+    from bprop import memory
+
+    memory.require(8 * m * (network.sizes[0] + 4 * sum(network.sizes[1:])),
+                   f"a gradient check on a mini-batch of {m:,}", "choose a smaller --batch")
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((m, network.sizes[0]))
     n_out = network.sizes[-1]
