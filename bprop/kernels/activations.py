@@ -1,0 +1,116 @@
+"""Fused kernels for σ and σ': the bias add with the activation, and BP2's ⊙ with BP3's sum.
+
+``bias_activation(z, b, a, kind, alpha)`` replaces, in ``Network``'s forward pass,
+
+    z += b                                  # z^l = w^l a^(l-1) + b^l
+    a = sigma.forward(z, out=activations[l + 1])   # a^l = σ(z^l)
+
+with one pass over z (two to four with NumPy, one more for each temporary).
+``vjp_sum(z, a, g, kind, alpha, nabla_b)`` replaces BP2's Hadamard product and the next
+layer's BP3,
+
+    delta = sigma.vjp(z, a, g, out=g)       # BP2: δ^l = (w^(l+1))^T δ^(l+1) ⊙ σ'(z^l)
+    np.add.reduce(delta, axis=0, out=nabla_b[l])   # BP3: Σ_x δ^l_x
+
+The element formulas are the ones in ``bprop/activations.py`` (σ and σ' side by side).
+"""
+import math
+
+import numpy as np
+
+from bprop.kernels.codes import IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
+from bprop.kernels.compiler import jit
+
+
+@jit
+def sigma(kind, z, alpha):
+    """σ(z) for one element (not softmax): the forward formulas of ``activations.py``."""
+    if kind == SIGMOID:
+        return 0.5 * math.tanh(0.5 * z) + 0.5      # σ(z) = ½ + ½ tanh(z/2)
+    if kind == TANH:
+        return math.tanh(z)
+    if kind == RELU:
+        return z if z > 0 else z * 0               # max(0, z), NaN kept
+    if kind == LEAKY_RELU:
+        return z if z > 0 else alpha * z
+    return z                                       # identity
+
+
+@jit
+def sigma_prime(kind, z, a, alpha):
+    """σ'(z) for one element, from the cached a = σ(z) where that is cheaper."""
+    if kind == SIGMOID:
+        return a * (1 - a)
+    if kind == TANH:
+        return 1 - a * a
+    one = alpha - alpha + 1                        # 1 in the arrays' dtype (alpha is cast to it)
+    if kind == RELU:
+        return one if z > 0 else one - one
+    if kind == LEAKY_RELU:
+        return one if z > 0 else alpha
+    return one                                     # identity
+
+
+@jit
+def softmax_rows(z, a):
+    """a = softmax(z) row by row, shifted by each row's max (``Softmax.forward``)."""
+    for i in range(z.shape[0]):
+        zmax = z[i, 0]
+        for j in range(1, z.shape[1]):
+            if z[i, j] > zmax:
+                zmax = z[i, j]
+        total = z.dtype.type(0)
+        for j in range(z.shape[1]):
+            e = math.exp(z[i, j] - zmax)
+            a[i, j] = e
+            total += e
+        for j in range(z.shape[1]):
+            a[i, j] /= total
+
+
+@jit
+def bias_activation(z, b, a, kind, alpha):
+    """z += b, then a = σ(z), in one pass (softmax: one pass per row after the add)."""
+    dtype = z.dtype.type
+    alpha = dtype(alpha)
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            zij = z[i, j] + b[j]
+            z[i, j] = zij
+            if kind != SOFTMAX:
+                a[i, j] = sigma(kind, zij, alpha)
+    if kind == SOFTMAX:
+        softmax_rows(z, a)
+
+
+@jit
+def softmax_vjp_row(a, g, i, out):
+    """∂C/∂z_k = a_k (g_k - Σ_j g_j a_j) for row i (``Softmax.vjp``); ``out`` may be g."""
+    inner = g.dtype.type(0)
+    for j in range(g.shape[1]):
+        inner += g[i, j] * a[i, j]
+    for j in range(g.shape[1]):
+        out[i, j] = a[i, j] * (g[i, j] - inner)
+
+
+@jit
+def vjp_sum(z, a, g, kind, alpha, nabla_b):
+    """g ← g ⊙ σ'(z) in place (BP2), and nabla_b ← Σ_x of the result (BP3)."""
+    alpha = g.dtype.type(alpha)
+    nabla_b[:] = 0
+    for i in range(g.shape[0]):
+        if kind == SOFTMAX:
+            softmax_vjp_row(a, g, i, g)
+        else:
+            for j in range(g.shape[1]):
+                g[i, j] = g[i, j] * sigma_prime(kind, z[i, j], a[i, j], alpha)
+        for j in range(g.shape[1]):
+            nabla_b[j] += g[i, j]
+
+
+@jit
+def multiply(g, mask):
+    """g ← g ⊙ mask: dropout's mask on the gradient flowing back (``g *= masks[l - 1]``)."""
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            g[i, j] *= mask[i, j]

@@ -1,0 +1,34 @@
+"""How bprop compiles its kernels: numba's ``njit`` with an on-disk cache, and a clean
+fallback to compiling in memory when no cache folder is writable.
+
+numba is imported here and only here, and only when a kernel module is first used
+(when training starts with ``kernels="numba"``): ``import bprop`` never pays for it.
+
+The cache (``cache=True``) lives beside the module in ``__pycache__`` when that folder is
+writable, else in numba's user-wide cache folder, or wherever ``NUMBA_CACHE_DIR`` points.
+In a read-only install with no writable cache folder at all, numba refuses ``cache=True``
+when the function is decorated; then each kernel is compiled in memory, every run
+(``CACHE_USED`` tells which happened).
+"""
+import numba
+
+CACHE_USED = True
+
+
+def jit(*args, **options):
+    """``numba.njit(cache=True, nogil=True, **options)``, or without the cache if it cannot be written."""
+    global CACHE_USED
+
+    def decorate(function):
+        global CACHE_USED
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(function)
+        except RuntimeError as error:  # "cannot cache function ...: no locator available"
+            if "cache" not in str(error):
+                raise
+            CACHE_USED = False
+            return numba.njit(cache=False, nogil=True, **options)(function)
+
+    if args and callable(args[0]):
+        return decorate(args[0])
+    return decorate

@@ -1,0 +1,99 @@
+"""A whole run of mini-batches as one compiled loop, for small networks.
+
+For a network as small as the book's ([784, 30, 10], mini-batches of 10: 5,000 steps an
+epoch) the time goes to issuing calls, not to arithmetic: no step made of NumPy calls
+can match a step with no calls in it. ``train_batches`` runs mini-batches ``first`` to
+``last - 1`` of a shuffled order as one loop: per mini-batch it does what the trainer's
+``_step`` does with NumPy --
+
+    forward:  z^l = a^(l-1) (w^l)^T + b^l, a^l = σ(z^l)      (Network's forward pass)
+    BP1       δ^L = a^L - y, or (a^L - y) ⊙ σ'(z^L)          (costs.output_delta)
+    BP2-BP4   δ^l = δ^(l+1) w^(l+1) ⊙ σ'(z^l), Σ_x δ^l_x, Σ_x δ^l_x (a^(l-1)_x)^T
+    update    L2 and the optimizer's rule                     (optimizers.py)
+
+-- with the products in BLAS (numba's ``np.dot``, through SciPy's BLAS, with no Python
+call in between) and the element-wise work as the kernels of ``activations.py``,
+``costs.py`` and ``optimizers.py``; the targets are read in place (no gather). It stops after the first mini-batch whose z^L holds a NaN or
+an infinity (the trainer then reports the divergence, as on the NumPy path).
+"""
+import math
+
+import numpy as np
+
+from bprop.kernels.activations import bias_activation, vjp_sum
+from bprop.kernels.codes import ADAM, MOMENTUM, NESTEROV
+from bprop.kernels.compiler import jit
+from bprop.kernels.costs import output_delta
+from bprop.kernels.optimizers import adam, momentum, sgd
+
+
+@jit
+def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, alphas, cost,
+                  rule, hyper, state, t, X_batch, zs, activations, deltas, nabla_w, nabla_b,
+                  outputs):
+    """Mini-batches first..last-1; returns the number done (fewer: the last one diverged).
+
+    ``hyper`` = (η, μ, λ/n, β1, β2, ε) in the arrays' dtype; ``state`` holds per parameter
+    (w^0, b^0, w^1, ...) the momentum velocities, or Adam's m then v; ``t`` is Adam's step
+    count before the first mini-batch. ``outputs[k]`` receives z^L of the k-th shuffled example.
+    """
+    n = order.shape[0]
+    L = len(weights)
+    eta, mu, l2_per_n = hyper[0], hyper[1], hyper[2]
+    beta1, beta2, epsilon = hyper[3], hyper[4], hyper[5]
+    for batch in range(first, last):
+        start = batch * batch_size
+        stop = min(start + batch_size, n)
+        rows = order[start:stop]
+        m = stop - start
+        x = X_batch[:m]
+        for i in range(m):
+            x[i] = X[rows[i]]
+        # forward pass
+        for l in range(L):
+            z = zs[l][:m]
+            np.dot(x if l == 0 else activations[l - 1][:m], weights[l].T, z)
+            if l < L - 1:
+                bias_activation(z, biases[l], activations[l][:m], kinds[l], alphas[l])
+        # BP1 (with the output layer's bias and σ), then BP2-BP4 layer by layer
+        z = zs[L - 1][:m]
+        output_delta(z, biases[L - 1], activations[L - 1][:m], Y, rows, kinds[L - 1], alphas[L - 1],
+                     cost, deltas[L - 1][:m], nabla_b[L - 1])
+        for l in range(L - 1, -1, -1):
+            delta = deltas[l][:m]
+            np.dot(delta.T, x if l == 0 else activations[l - 1][:m], nabla_w[l])   # BP4
+            if l > 0:
+                g = deltas[l - 1][:m]
+                np.dot(delta, weights[l], g)
+                vjp_sum(zs[l - 1][:m], activations[l - 1][:m], g, kinds[l - 1], alphas[l - 1],
+                        nabla_b[l - 1])                                # BP2, BP3
+        # the update, with L2's shrink (weights only) folded in
+        shrink = l2_per_n * m
+        rate = eta / m
+        if rule == ADAM:
+            t += 1
+            correction1 = 1.0 - beta1 ** t
+            correction2 = 1.0 - beta2 ** t
+            step_size = eta * math.sqrt(correction2) / correction1
+            epsilon_hat = epsilon * math.sqrt(correction2)
+        for l in range(L):
+            for k in range(2):
+                p = 2 * l + k
+                w = weights[l] if k == 0 else biases[l].reshape((1, biases[l].size))
+                g = nabla_w[l] if k == 0 else nabla_b[l].reshape((1, nabla_b[l].size))
+                s = shrink if k == 0 else shrink * 0
+                if rule == ADAM:
+                    adam(w, g, state[p], state[2 * L + p], rate / eta, s, beta1, beta2,
+                         step_size, epsilon_hat)
+                elif rule == MOMENTUM or rule == NESTEROV:
+                    momentum(w, g, state[p], rate, mu, s, rule == NESTEROV)
+                else:
+                    sgd(w, g, rate, s)
+        total = z.dtype.type(0)
+        for i in range(m):
+            for j in range(z.shape[1]):
+                outputs[start + i, j] = z[i, j]
+                total += z[i, j]
+        if not math.isfinite(total):
+            return batch - first + 1
+    return last - first

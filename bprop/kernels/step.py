@@ -1,0 +1,150 @@
+"""The training step with compiled kernels: what ``Trainer._step`` does with NumPy.
+
+Two forms, chosen by ``CompiledTraining.whole_loop``:
+
+- per mini-batch (``step``): the matrix products stay in BLAS (``np.matmul``); the
+  element-wise work between them runs as the fused kernels of ``activations.py``,
+  ``costs.py`` and ``optimizers.py``; the targets are read in place;
+- whole runs of mini-batches (``run``, ``epoch.py``) for small networks, where a step's
+  arithmetic is too small to be worth a BLAS call: the entire loop is compiled.
+
+Both update the network's parameters and the optimizer's state objects exactly where the
+NumPy path keeps them, so checkpoints, resumes and a switch of path between runs see the
+same state.
+"""
+import numpy as np
+
+from bprop.kernels import activations as K
+from bprop.kernels import costs as C
+from bprop.kernels import optimizers as O
+from bprop.kernels.codes import (ACTIVATION_CODES, ADAM, FUSED_CROSS_ENTROPY, MOMENTUM,
+                                 NESTEROV, PLAIN, QUADRATIC)
+from bprop.kernels.epoch import train_batches
+
+# Whole compiled loops pay off while one step's products are this small (multiply-adds):
+# the book's [784, 30, 10] with mini-batches of 10 is 0.5 M; [784, 100, 10] with 128 is 20 M.
+WHOLE_LOOP_MAX_WORK = 2_000_000
+
+
+class CompiledTraining:
+    """Compiled mini-batch steps for one network, optimizer and L2 setting."""
+
+    def __init__(self, network, optimizer, l2, n_train, batch_size, dropout):
+        self.network, self.optimizer = network, optimizer
+        dtype = self.dtype = network.dtype
+        self.kinds = np.array([ACTIVATION_CODES[s.name] for s in network.activations], np.int64)
+        self.alphas = np.array([getattr(s, "alpha", 0.0) for s in network.activations], dtype)
+        self.cost = FUSED_CROSS_ENTROPY if network.cost.fused else QUADRATIC
+        self.l2_per_n = l2 / n_train
+        if optimizer.name == "adam":
+            self.rule = ADAM
+        elif optimizer.momentum == 0:
+            self.rule = PLAIN
+        else:
+            self.rule = NESTEROV if optimizer.nesterov else MOMENTUM
+        sizes, m = network.sizes, batch_size
+        self.zs = tuple(np.empty((m, k), dtype) for k in sizes[1:])
+        self.activations = tuple(np.empty((m, k), dtype) for k in sizes[1:])
+        self.deltas = tuple(np.empty((m, k), dtype) for k in sizes[1:])
+        self.dropped = [np.empty((m, k), dtype) for k in sizes[1:-1]]
+        self.nabla_w = tuple(np.empty((o, i), dtype) for i, o in zip(sizes, sizes[1:]))
+        self.nabla_b = tuple(np.empty(o, dtype) for o in sizes[1:])
+        self.X_batch = np.empty((m, sizes[0]), dtype)
+        work = m * sum(i * o for i, o in zip(sizes, sizes[1:]))
+        self.whole_loop = not dropout and work <= WHOLE_LOOP_MAX_WORK
+
+    # ---- optimizer state, where the NumPy optimizers keep it ------------------------
+    def _state(self):
+        network, optimizer = self.network, self.optimizer
+        params = [p for pair in zip(network.weights, network.biases) for p in pair]
+        if self.rule == ADAM:
+            if optimizer.m is None:
+                optimizer.m = [np.zeros_like(p) for p in params]
+                optimizer.v = [np.zeros_like(p) for p in params]
+            return params, optimizer.m + optimizer.v
+        if self.rule in (MOMENTUM, NESTEROV):
+            if optimizer.velocities is None:
+                optimizer.velocities = [np.zeros_like(p) for p in params]
+            return params, optimizer.velocities
+        return params, []
+
+    def _hyper(self, eta):
+        o = self.optimizer
+        values = [eta, getattr(o, "momentum", 0.0), self.l2_per_n,
+                  getattr(o, "beta1", 0.0), getattr(o, "beta2", 0.0), getattr(o, "epsilon", 0.0)]
+        return np.array(values, self.dtype)
+
+    # ---- whole runs of mini-batches -------------------------------------------------
+    def run(self, X, Y, order, first, last, eta, outputs):
+        """Mini-batches first..last-1 of ``order``; returns how many were done (see epoch.py)."""
+        network = self.network
+        params, state = self._state()
+        state2d = tuple(s.reshape(1, -1) if s.ndim == 1 else s for s in state) or (self.nabla_w[0],)
+        t = self.optimizer.t if self.rule == ADAM else 0
+        done = train_batches(X, Y, order, first, last, self.zs[0].shape[0],
+                             tuple(network.weights), tuple(network.biases), self.kinds, self.alphas,
+                             self.cost, self.rule, self._hyper(eta), state2d, t, self.X_batch, self.zs,
+                             self.activations, self.deltas, self.nabla_w, self.nabla_b, outputs)
+        if self.rule == ADAM:
+            self.optimizer.t += done
+        return done
+
+    # ---- one mini-batch ---------------------------------------------------------------
+    def step(self, X, Y, rows, eta, masks=None):
+        """One mini-batch: forward, BP1-BP4, L2 and the update. Returns its z^L (a buffer)."""
+        network, kinds, alphas = self.network, self.kinds, self.alphas
+        m = len(rows)
+        weights, biases = network.weights, network.biases
+        L = len(weights)
+        zs = [z[:m] for z in self.zs]
+        acts = [a[:m] for a in self.activations]
+        deltas = [d[:m] for d in self.deltas]
+        a = X.take(rows, axis=0, out=self.X_batch[:m])
+        inputs = [a]
+        for l in range(L):                                   # z^l = a^(l-1) (w^l)^T (+ b^l below)
+            z = np.matmul(a, weights[l].T, out=zs[l])
+            if l < L - 1:
+                a = acts[l]
+                K.bias_activation(z, biases[l], a, kinds[l], alphas[l])
+                if masks is not None and masks[l] is not None:
+                    a = np.multiply(a, masks[l], out=self.dropped[l][:m])
+                inputs.append(a)
+        C.output_delta(zs[L - 1], biases[L - 1], acts[L - 1], Y, rows, kinds[L - 1],
+                       alphas[L - 1], self.cost, deltas[L - 1], self.nabla_b[L - 1])  # BP1, BP3
+        for l in range(L - 1, -1, -1):
+            delta = deltas[l]
+            np.matmul(delta.T, inputs[l], out=self.nabla_w[l])                        # BP4
+            if l:
+                g = np.matmul(delta, weights[l], out=deltas[l - 1])
+                if masks is not None and masks[l - 1] is not None:
+                    K.multiply(g, masks[l - 1])
+                K.vjp_sum(zs[l - 1], acts[l - 1], g, kinds[l - 1], alphas[l - 1],
+                          self.nabla_b[l - 1])                                         # BP2, BP3
+        self._update(m, eta)
+        return zs[L - 1]
+
+    def _update(self, m, eta):
+        params, state = self._state()
+        grads = [g for pair in zip(self.nabla_w, self.nabla_b) for g in pair]
+        dtype = self.dtype.type
+        shrink = dtype(self.l2_per_n * m)
+        zero = dtype(0)
+        rule, n_params = self.rule, len(params)
+        if rule == ADAM:
+            o = self.optimizer
+            o.t += 1
+            c1, c2 = 1.0 - o.beta1 ** o.t, 1.0 - o.beta2 ** o.t
+            step_size, epsilon_hat = dtype(eta * np.sqrt(c2) / c1), dtype(o.epsilon * np.sqrt(c2))
+            beta1, beta2, scale = dtype(o.beta1), dtype(o.beta2), dtype(1.0 / m)
+        rate, mu = dtype(eta / m), dtype(getattr(self.optimizer, "momentum", 0.0))
+        for p, (w, g) in enumerate(zip(params, grads)):
+            s = shrink if p % 2 == 0 else zero                   # L2 shrinks weights, not biases
+            big = w.size >= O.PARALLEL_SIZE
+            if rule == ADAM:
+                (O.adam_parallel if big else O.adam)(w, g, state[p], state[n_params + p], scale, s,
+                                                     beta1, beta2, step_size, epsilon_hat)
+            elif rule == PLAIN:
+                (O.sgd_parallel if big else O.sgd)(w, g, rate, s)
+            else:
+                (O.momentum_parallel if big else O.momentum)(w, g, state[p], rate, mu, s,
+                                                             rule == NESTEROV)
