@@ -109,6 +109,13 @@ def _seed(value):
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "plateau")
+KERNELS = ("auto", "numpy", "numba")  # bprop.kernels.CHOICES, without importing the package
+
+
+def _kernels(value):
+    from bprop import validation
+
+    return validation.choice(value, "kernels", KERNELS)
 
 TRAINING = {option.name: option for option in [
     Option("epochs", 30, "passes over the training data", _positive_int("epochs"),
@@ -140,6 +147,9 @@ TRAINING = {option.name: option for option in [
     Option("seed", None, "seeds shuffling and dropout (and, in a run, the initial weights)", _seed,
            default_text="the network's seed",
            run_default=0, estimator_default=ABSENT, flags=("--seed",), type=int),
+    Option("kernels", "auto", "numpy: the reference; numba: compiled kernels (same results "
+           "to rounding); auto: numba for long trainings, or $BPROP_KERNELS", _kernels,
+           estimator_default=ABSENT, flags=("--kernels",), choices=KERNELS),
 ]}
 
 

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bprop import checkpoints, io, options, validation
+from bprop import checkpoints, io, kernels, options, validation
 from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted
 from bprop.data.dataset import check_classes
 from bprop.locks import FolderLock, new_folder
@@ -190,6 +190,10 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
                   if config["dataset"].startswith("csv:") else "")
     network = build_network(config, data.n_features, len(data.class_names))
     config.update({"sizes": network.sizes, "init": network.init})
+    if not resume:  # the path that trains, not "auto": a rerun or resume takes the same one
+        n_train = len(data.train[0])
+        config["kernels"] = kernels.choose(config["kernels"], network.sizes, n_train,
+                                           config["epochs"], min(config["batch_size"], n_train))
     if not resume:
         io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")
 
@@ -244,7 +248,8 @@ def finish_run(network, data, trainer, run_dir, config, plots=True):
                "train_accuracy": history[-1]["accuracy"] if history else None,
                "validation_accuracy": history[-1]["validation_accuracy"] if history else None,
                "best_epoch": None, "test_accuracy": None, "test_cost": None,
-               "seconds": sum(record["seconds"] for record in history)}
+               "seconds": sum(record["seconds"] for record in history),
+               "kernels": trainer.kernels_used}
     scored = [r for r in history if validation_score(r) is not None]
     if scored:  # the same rule that chose model-best.npz (the first epoch with the best score)
         best = max(scored, key=validation_score)
@@ -411,6 +416,7 @@ def _read_config(run_dir):
         raise DataError(f"{path} is nested too deeply to be a run configuration") from None
     if not isinstance(config, dict):
         raise DataError(f"{path} does not hold a run configuration")
+    config.setdefault("kernels", "numpy")  # folders from before the option trained with NumPy
     try:  # as strictly as a new run's options: a bad value is one line, not a TypeError later
         config = resolve_config({k: v for k, v in config.items() if k != "preset"})
         check_config(config)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from bprop import memory, options, validation
+from bprop import kernels, memory, options, validation
 from bprop.errors import DivergenceError, InputError
 
 
@@ -65,7 +65,7 @@ class _FunctionCallback(Callback):
 
 def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
         nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
-        validation_data=None, early_stopping=None, callbacks=(), seed=None):
+        validation_data=None, early_stopping=None, callbacks=(), seed=None, kernels="auto"):
     """Train ``network`` by mini-batch gradient descent on (X, y).
 
     The options, their defaults and their checks are the table ``bprop.options.TRAINING``.
@@ -92,6 +92,12 @@ def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.
     callbacks : list of ``Callback`` or functions ``f(record)`` (return True to stop).
     seed : int, optional
         Seeds shuffling and dropout. Default: the network's seed.
+    kernels : {"auto", "numpy", "numba"}
+        Which code trains. ``numpy``: the reference path of ``network.py``. ``numba``: the
+        compiled kernels of ``bprop.kernels`` (the same arithmetic, equal to rounding error;
+        needs numba). ``auto``: the environment variable ``BPROP_KERNELS`` if set, else
+        numba when installed and the training is long enough to repay compiling
+        (``bprop.kernels.choose``). ``Trainer.kernels_used`` says which ran.
 
     Returns
     -------
@@ -107,7 +113,7 @@ class Trainer:
 
     def __init__(self, network, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
                  nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
-                 early_stopping=None, callbacks=(), seed=None):
+                 early_stopping=None, callbacks=(), seed=None, kernels="auto"):
         given = locals()  # the signature spells out options.TRAINING; a test keeps them equal
         checked = options.check({name: given[name] for name in options.names("trainer")})
         values = checked.values
@@ -116,6 +122,9 @@ class Trainer:
         self.optimizer, self.schedule = checked.optimizer, checked.schedule
         self.l2, self.dropout = values["l2"], values["dropout"]
         self.early_stopping = values["early_stopping"]
+        self.kernels = values["kernels"]
+        self.kernels_used = None  # "numpy" or "numba", once run() has chosen
+        self._compiled = None
         callbacks = () if values["callbacks"] is None else values["callbacks"]
         if not all(isinstance(c, Callback) or callable(c) for c in callbacks):
             raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
@@ -159,6 +168,11 @@ class Trainer:
         batch_size = min(self.batch_size, n)
         n_batches = math.ceil(n / batch_size)
         self._require_memory(n, batch_size)
+        self.kernels_used = kernels.choose(self.kernels, network.sizes, n, self.epochs, batch_size)
+        self._compiled = None
+        if self.kernels_used == "numba":
+            self._compiled = kernels.compiled_training(network, self.optimizer, self.l2, n,
+                                                       batch_size, self.dropout)
         params = [p for pair in zip(network.weights, network.biases) for p in pair]
         for callback in self.callbacks:
             callback.on_train_begin(self)
@@ -216,17 +230,17 @@ class Trainer:
             self._order = order = self.shuffle_rng.permutation(n)
             self._tallied = self.batch * batch_size
             started = time.perf_counter() - self.running["seconds"]
-            for batch in range(self.batch, n_batches):
+            if self._compiled is not None and self._compiled.whole_loop and not batch_callbacks:
+                self._whole_loop(X, Y, order, n_batches, last_good, started)
+                batches = ()   # the epoch's mini-batches are done
+            else:
+                batches = range(self.batch, n_batches)
+            for batch in batches:
                 start = batch * batch_size
                 rows = order[start:start + batch_size]
                 z_output = self._step(X, Y, rows, params, n)
                 if not math.isfinite(z_output.sum()):
-                    network.set_parameters(*last_good)
-                    raise DivergenceError(
-                        f"the cost became NaN or infinite in epoch {self.epoch + 1}, mini-batch "
-                        f"{batch + 1} of {n_batches}; try a smaller learning rate (now "
-                        f"{self.schedule.learning_rate:g}) or check the data for extreme values"
-                    )
+                    self._diverged(batch, n_batches, last_good)
                 self._outputs[start:start + len(rows)] = z_output
                 self.batch = batch + 1
                 self.running["seconds"] = time.perf_counter() - started
@@ -243,10 +257,31 @@ class Trainer:
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record)
 
+    def _diverged(self, batch, n_batches, last_good):
+        self.network.set_parameters(*last_good)
+        raise DivergenceError(
+            f"the cost became NaN or infinite in epoch {self.epoch + 1}, mini-batch "
+            f"{batch + 1} of {n_batches}; try a smaller learning rate (now "
+            f"{self.schedule.learning_rate:g}) or check the data for extreme values"
+        )
+
+    def _whole_loop(self, X, Y, order, n_batches, last_good, started):
+        """The rest of the epoch as one compiled loop (``bprop.kernels.epoch``): no batch callbacks."""
+        first = self.batch
+        done = self._compiled.run(X, Y, order, first, n_batches, self.schedule.learning_rate,
+                                  self._outputs)
+        if done < n_batches - first:
+            self._diverged(first + done - 1, n_batches, last_good)
+        self.batch = n_batches
+        self.running["seconds"] = time.perf_counter() - started
+
     def _step(self, X, Y, rows, params, n):
         """One mini-batch: backprop, L2, update. Returns the batch's z^L (a workspace buffer)."""
         network = self.network
         m = len(rows)
+        if self._compiled is not None:  # the same step, by the kernels of bprop.kernels.step
+            masks = self._dropout_masks(m) if self.dropout else None
+            return self._compiled.step(X, Y, rows, self.schedule.learning_rate, masks)
         workspace = network.workspace(m)
         X_batch, Y_batch = workspace.gather(X, Y, rows)
         masks = self._dropout_masks(m) if self.dropout else None

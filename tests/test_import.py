@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-HEAVY = ["matplotlib", "sklearn", "scipy", "tqdm", "torch", "dask", "pandas", "PIL", "yaml", "hypothesis"]
+HEAVY = ["matplotlib", "sklearn", "scipy", "tqdm", "torch", "dask", "pandas", "PIL", "yaml", "hypothesis",
+         "numba", "llvmlite", "jax"]
 
 
 def modules_after(statement):
@@ -58,3 +59,12 @@ def test_public_functions_are_not_shadowed_by_their_modules(first):
         f"print(*map(callable, [{names}]), bprop.trace is bprop.tracing.step.trace)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "True", "True"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"]])
+def test_the_commands_help_loads_no_compiler(argv):
+    loaded = modules_after(
+        "from bprop.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    )
+    assert "bprop" in loaded and not loaded & {"numba", "llvmlite", "scipy"}

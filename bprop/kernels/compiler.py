@@ -9,8 +9,20 @@ writable, else in numba's user-wide cache folder, or wherever ``NUMBA_CACHE_DIR`
 In a read-only install with no writable cache folder at all, numba refuses ``cache=True``
 when the function is decorated; then each kernel is compiled in memory, every run
 (``CACHE_USED`` tells which happened).
+
+Threads. The kernels run on one thread, except the updates of parameter arrays of at
+least ``optimizers.PARALLEL_SIZE`` elements, which numba splits over its threads
+(``NUMBA_NUM_THREADS``, default: every core). BLAS keeps its own threads (OpenBLAS:
+``OPENBLAS_NUM_THREADS``, default every core). The two never run at the same time: a
+step alternates between matrix products and kernels. So that numba's OpenMP threads do not
+spin on the cores while BLAS works, they wait passively (``OMP_WAIT_POLICY=PASSIVE``,
+set here unless the environment already sets it, before numba starts its OpenMP pool).
 """
-import numba
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
 
 CACHE_USED = True
 

@@ -20,36 +20,72 @@ from numba import prange
 
 from bprop.kernels.compiler import jit
 
-PARALLEL_SIZE = 1 << 16
+PARALLEL_SIZE = 1 << 18  # 262,144: recipe C's two big weight matrices, not B's
 
 
-def _sgd(w, g, rate, shrink):
+@jit
+def _sgd_element(w, g, i, rate, shrink):
+    w[i] -= rate * (g[i] + shrink * w[i])                     # w → w - (η/m)(g + shrink w)
+
+
+@jit
+def _momentum_element(w, g, v, i, rate, mu, shrink, nesterov):
+    step = rate * (g[i] + shrink * w[i])
+    v[i] = mu * v[i] - step                                   # v → μ v - (η/m)(g + shrink w)
+    if nesterov:
+        w[i] += mu * v[i] - step                              # w → w + μ v - (η/m)(...)
+    else:
+        w[i] += v[i]                                          # w → w + v
+
+
+@jit
+def _adam_element(w, g, m, v, i, scale, shrink, beta1, beta2, step_size, epsilon_hat):
+    one = beta1 - beta1 + 1                                   # 1 in the arrays' dtype
+    grad = (g[i] + shrink * w[i]) * scale                     # ∇C = (g + shrink w) / m
+    m[i] = beta1 * m[i] + (one - beta1) * grad                # m → β1 m + (1 - β1) ∇C
+    v[i] = beta2 * v[i] + (one - beta2) * (grad * grad)       # v → β2 v + (1 - β2) (∇C)²
+    w[i] -= step_size * m[i] / (math.sqrt(v[i]) + epsilon_hat)  # w → w - η m̂ / (√v̂ + ε)
+
+
+# Each rule twice: one thread, and split over numba's threads (prange). Separate functions,
+# so their entries in numba's cache never overwrite each other.
+@jit
+def sgd(w, g, rate, shrink):
+    w, g = w.reshape(-1), g.reshape(-1)
+    for i in range(w.size):
+        _sgd_element(w, g, i, rate, shrink)
+
+
+@jit(parallel=True)
+def sgd_parallel(w, g, rate, shrink):
     w, g = w.reshape(-1), g.reshape(-1)
     for i in prange(w.size):
-        w[i] -= rate * (g[i] + shrink * w[i])
+        _sgd_element(w, g, i, rate, shrink)
 
 
-def _momentum(w, g, v, rate, mu, shrink, nesterov):
+@jit
+def momentum(w, g, v, rate, mu, shrink, nesterov):
+    w, g, v = w.reshape(-1), g.reshape(-1), v.reshape(-1)
+    for i in range(w.size):
+        _momentum_element(w, g, v, i, rate, mu, shrink, nesterov)
+
+
+@jit(parallel=True)
+def momentum_parallel(w, g, v, rate, mu, shrink, nesterov):
     w, g, v = w.reshape(-1), g.reshape(-1), v.reshape(-1)
     for i in prange(w.size):
-        step = rate * (g[i] + shrink * w[i])
-        v[i] = mu * v[i] - step
-        if nesterov:
-            w[i] += mu * v[i] - step
-        else:
-            w[i] += v[i]
+        _momentum_element(w, g, v, i, rate, mu, shrink, nesterov)
 
 
-def _adam(w, g, m, v, scale, shrink, beta1, beta2, step_size, epsilon_hat):
+@jit
+def adam(w, g, m, v, scale, shrink, beta1, beta2, step_size, epsilon_hat):
     w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
-    one = beta1 - beta1 + 1
+    for i in range(w.size):
+        _adam_element(w, g, m, v, i, scale, shrink, beta1, beta2, step_size, epsilon_hat)
+
+
+@jit(parallel=True)
+def adam_parallel(w, g, m, v, scale, shrink, beta1, beta2, step_size, epsilon_hat):
+    w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
     for i in prange(w.size):
-        grad = (g[i] + shrink * w[i]) * scale
-        m[i] = beta1 * m[i] + (one - beta1) * grad
-        v[i] = beta2 * v[i] + (one - beta2) * (grad * grad)
-        w[i] -= step_size * m[i] / (math.sqrt(v[i]) + epsilon_hat)
-
-
-sgd, sgd_parallel = jit(_sgd), jit(parallel=True)(_sgd)
-momentum, momentum_parallel = jit(_momentum), jit(parallel=True)(_momentum)
-adam, adam_parallel = jit(_adam), jit(parallel=True)(_adam)
+        _adam_element(w, g, m, v, i, scale, shrink, beta1, beta2, step_size, epsilon_hat)

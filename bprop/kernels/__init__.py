@@ -1,0 +1,75 @@
+"""Compiled kernels for training: the element-wise work fused, the matrix products in BLAS.
+
+The NumPy path (``network.py``, ``costs.py``, ``optimizers.py``) is the reference a
+learner reads; these modules do the same arithmetic with fewer passes over memory, and
+each names, in its docstring, the NumPy lines it replaces:
+
+- ``activations.py``  bias add + σ in one pass; σ'(z) ⊙ g (BP2) with Σ_x δ (BP3)
+- ``costs.py``        BP1 fused with the output layer's σ and BP3's sum, targets read in place
+- ``optimizers.py``   SGD, momentum, Nesterov and Adam with L2, one pass per array
+- ``epoch.py``        a whole run of mini-batches as one compiled loop (small networks)
+- ``step.py``         the trainer's step built from the kernels above
+- ``compiler.py``     numba's ``njit`` with its on-disk cache, and the fallback without it
+
+Which path trains is the ``kernels`` training option: ``"numpy"``, ``"numba"`` or
+``"auto"``; with ``"auto"`` the environment variable ``BPROP_KERNELS`` decides when set,
+else numba is used when it is installed and the training is long enough to repay
+compiling the kernels (see ``choose``). Nothing here imports numba until training starts.
+"""
+import os
+from importlib import util
+
+CHOICES = ("auto", "numpy", "numba")
+ENVIRONMENT_VARIABLE = "BPROP_KERNELS"
+
+# "auto" compiles only when NumPy would train for at least this long (a rough estimate):
+# compiling every kernel once takes several seconds, and the cache makes later runs free.
+AUTO_MIN_SECONDS = 20.0
+_SECONDS_PER_STEP = 40e-6           # NumPy's calls per mini-batch, measured on recipe A
+_MULTIPLY_ADDS_PER_SECOND = 2e10    # NumPy's matrix products, measured on recipe B
+
+
+def numba_available():
+    """True if numba can be imported (checked without importing it)."""
+    return util.find_spec("numba") is not None
+
+
+def estimated_numpy_seconds(sizes, n_examples, epochs, batch_size):
+    """A rough estimate of NumPy's training time: per-step calls plus the matrix products."""
+    steps = -(-n_examples // batch_size)
+    multiply_adds = 3 * sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    return epochs * (steps * _SECONDS_PER_STEP + n_examples * multiply_adds / _MULTIPLY_ADDS_PER_SECOND)
+
+
+def choose(requested, sizes, n_examples, epochs, batch_size):
+    """``"numpy"`` or ``"numba"``: the path that trains, for the ``kernels`` option's value.
+
+    Raises InputError for an unknown value, or ``"numba"`` without numba installed.
+    """
+    from bprop.errors import InputError
+
+    if requested == "auto":
+        requested = os.environ.get(ENVIRONMENT_VARIABLE, "auto").strip().lower() or "auto"
+        if requested not in CHOICES:
+            raise InputError(f"{ENVIRONMENT_VARIABLE}={os.environ[ENVIRONMENT_VARIABLE]!r} is not one "
+                             f"of {', '.join(CHOICES)}; set it to one of those or unset it")
+    if requested not in CHOICES:
+        raise InputError(f"kernels must be one of {', '.join(CHOICES)}; got {requested!r}")
+    if requested == "numba":
+        if not numba_available():
+            raise InputError("kernels='numba' needs numba, which is not installed: "
+                             "pip install numba, or use kernels='numpy'")
+        return "numba"
+    if requested == "numpy":
+        return "numpy"
+    if numba_available() and estimated_numpy_seconds(sizes, n_examples, epochs,
+                                                     batch_size) >= AUTO_MIN_SECONDS:
+        return "numba"
+    return "numpy"
+
+
+def compiled_training(network, optimizer, l2, n_examples, batch_size, dropout):
+    """The compiled step for one training run (imports numba and loads or compiles the kernels)."""
+    from bprop.kernels.step import CompiledTraining
+
+    return CompiledTraining(network, optimizer, l2, n_examples, batch_size, dropout)

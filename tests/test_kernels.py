@@ -1,0 +1,209 @@
+"""The compiled kernels (``kernels="numba"``) against the NumPy reference path.
+
+Every test trains two copies of one network from the same seed, one per path, and
+compares the parameters: float64 to 1e-12 relative, float32 to 1e-5 (the largest
+difference over an array, relative to the array's largest value). Both of the compiled
+path's forms are checked: the per-mini-batch step (BLAS products, fused element-wise
+kernels) and the whole compiled loop used for small networks. A few mini-batches each,
+including a short last one: long enough to use every kernel, short enough that rounding
+differences are not amplified by training itself.
+"""
+import numpy as np
+import pytest
+
+import bprop
+from bprop import kernels
+from bprop.errors import DivergenceError, InputError
+
+pytest.importorskip("numba")
+
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+PATHS = ("step", "whole")
+
+
+@pytest.fixture
+def path(request, monkeypatch):
+    from bprop.kernels import step
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12 if request.param == "whole" else -1)
+    return request.param
+
+
+def _data(sizes, dtype, n=40, regression=False):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    if regression:
+        return X, rng.uniform(0.1, 0.9, size=(n, sizes[-1])).astype(dtype)
+    return X, rng.integers(0, sizes[-1], n)
+
+
+def _train_both(sizes, activations, cost, dtype, options, regression=False):
+    X, y = _data(sizes, dtype, regression=regression)
+    nets = {}
+    for which in ("numpy", "numba"):
+        net = bprop.Network(sizes, activations, cost, dtype=dtype, seed=3)
+        history = net.fit(X, y, epochs=1, batch_size=16, seed=5, kernels=which, **options)
+        nets[which] = (net, history)
+    return nets
+
+
+def _assert_equal_to_reference(nets, dtype):
+    (reference, ref_history), (fast, fast_history) = nets["numpy"], nets["numba"]
+    tolerance = TOLERANCE[dtype]
+    for name, ours, theirs in [("weights", fast.weights, reference.weights),
+                               ("biases", fast.biases, reference.biases)]:
+        for l, (a, b) in enumerate(zip(ours, theirs)):
+            assert a.dtype == b.dtype == np.dtype(dtype)
+            scale = max(float(np.abs(b).max()), np.finfo(dtype).tiny)
+            error = float(np.abs(a.astype(np.float64) - b).max()) / scale
+            assert error <= tolerance, f"{name}[{l}] differs by {error:.3g} (relative)"
+    assert fast_history[0]["cost"] == pytest.approx(ref_history[0]["cost"], rel=tolerance * 10)
+    assert fast_history[0]["accuracy"] == ref_history[0]["accuracy"]
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+def test_every_hidden_activation_trains_like_the_reference(path, dtype, hidden):
+    nets = _train_both([6, 5, 4], [hidden, "softmax"], "cross_entropy", dtype,
+                       dict(learning_rate=0.3, momentum=0.9))
+    _assert_equal_to_reference(nets, dtype)
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output, cost, regression", [
+    ("sigmoid", "quadratic", False),
+    ("sigmoid", "cross_entropy", False),
+    ("softmax", "cross_entropy", False),
+    ("softmax", "quadratic", False),
+    ("identity", "quadratic", True),
+    ("tanh", "quadratic", True),
+])
+def test_every_output_activation_and_cost_trains_like_the_reference(path, dtype, output, cost,
+                                                                     regression):
+    nets = _train_both([6, 5, 4], ["tanh", output], cost, dtype, dict(learning_rate=0.5),
+                       regression=regression)
+    _assert_equal_to_reference(nets, dtype)
+
+
+OPTIMIZERS = {
+    "sgd": dict(learning_rate=0.5),
+    "momentum": dict(learning_rate=0.2, momentum=0.9),
+    "nesterov": dict(learning_rate=0.2, momentum=0.9, nesterov=True),
+    "adam": dict(optimizer="adam", learning_rate=0.01),
+}
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("l2", [0.0, 2.0])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_every_optimizer_with_and_without_l2_trains_like_the_reference(path, dtype, l2, optimizer):
+    nets = _train_both([6, 5, 4], ["relu", "softmax"], "cross_entropy", dtype,
+                       dict(OPTIMIZERS[optimizer], l2=l2))
+    _assert_equal_to_reference(nets, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_dropout_trains_like_the_reference(dtype, optimizer):
+    # Dropout always takes the per-mini-batch step: its masks come from the trainer's
+    # generator, the same draws as the NumPy path's.
+    nets = _train_both([6, 5, 5, 4], ["sigmoid", "relu", "softmax"], "cross_entropy", dtype,
+                       dict(OPTIMIZERS[optimizer], dropout=0.3, l2=1.0))
+    _assert_equal_to_reference(nets, dtype)
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+def test_a_deeper_network_trains_like_the_reference(path):
+    nets = _train_both([6, 7, 5, 4], ["tanh", "leaky_relu", "sigmoid"], "cross_entropy", "float64",
+                       dict(OPTIMIZERS["adam"], l2=0.5))
+    _assert_equal_to_reference(nets, "float64")
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_compiled_path_is_bit_reproducible_for_a_seed(path, dtype):
+    X, y = _data([6, 5, 4], dtype, n=100)
+    weights = []
+    for _ in range(2):
+        net = bprop.Network([6, 5, 4], ["relu", "softmax"], "cross_entropy", dtype=dtype, seed=1)
+        net.fit(X, y, epochs=3, batch_size=16, optimizer="adam", learning_rate=0.01,
+                seed=2, kernels="numba")
+        weights.append(net.weights + net.biases)
+    for a, b in zip(*weights):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+def test_divergence_is_reported_at_the_same_mini_batch_on_both_paths(path):
+    X, y = _data([6, 5, 4], "float64", n=64, regression=True)
+    messages = []
+    for which in ("numpy", "numba"):
+        net = bprop.Network([6, 5, 4], ["relu", "identity"], "quadratic", seed=0)
+        before = [w.copy() for w in net.weights]
+        with pytest.raises(DivergenceError) as caught:
+            net.fit(X, y, epochs=5, batch_size=8, learning_rate=1e80, kernels=which)
+        messages.append(str(caught.value))
+        for w, w0 in zip(net.weights, before):  # restored to the last finite epoch end: the start
+            assert np.array_equal(w, w0)
+    assert messages[0] == messages[1]
+
+
+def test_batch_callbacks_see_every_mini_batch_on_the_compiled_path():
+    X, y = _data([6, 5, 4], "float64", n=40)
+    seen = []
+
+    class Count(bprop.Callback):
+        def on_batch_end(self, trainer, batch, n_batches):
+            seen.append((batch, n_batches))
+
+    net = bprop.Network([6, 5, 4], seed=0)
+    net.fit(X, y, epochs=2, batch_size=16, callbacks=[Count()], kernels="numba")
+    assert seen == [(0, 3), (1, 3), (2, 3)] * 2
+
+
+def test_trainer_says_which_path_ran():
+    from bprop.training import Trainer
+
+    X, y = _data([6, 5, 4], "float64")
+    for which in ("numpy", "numba"):
+        trainer = Trainer(bprop.Network([6, 5, 4], seed=0), epochs=1, kernels=which)
+        trainer.run(X, y)
+        assert trainer.kernels_used == which
+
+
+# ---- choosing the path -------------------------------------------------------------------
+def test_auto_uses_numpy_for_a_short_training_and_numba_for_a_long_one(monkeypatch):
+    monkeypatch.delenv(kernels.ENVIRONMENT_VARIABLE, raising=False)
+    assert kernels.choose("auto", [64, 100, 10], 1437, 30, 32) == "numpy"   # bprop train's digits
+    assert kernels.choose("auto", [784, 512, 512, 10], 50_000, 30, 128) == "numba"
+
+
+@pytest.mark.parametrize("value", ["numpy", "numba"])
+def test_the_environment_variable_decides_auto_but_not_an_explicit_choice(monkeypatch, value):
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, value)
+    assert kernels.choose("auto", [784, 512, 512, 10], 50_000, 30, 128) == value
+    assert kernels.choose("auto", [2, 2], 4, 1, 1) == value
+    other = "numpy" if value == "numba" else "numba"
+    assert kernels.choose(other, [2, 2], 4, 1, 1) == other
+
+
+def test_a_bad_environment_variable_is_refused_with_what_to_do(monkeypatch):
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "fast")
+    with pytest.raises(InputError, match="BPROP_KERNELS='fast' is not one of auto, numpy, numba"):
+        kernels.choose("auto", [2, 2], 4, 1, 1)
+
+
+def test_an_unknown_kernels_option_is_refused():
+    net = bprop.Network([2, 3, 2], seed=0)
+    with pytest.raises(InputError, match="unknown kernels 'fast'"):
+        net.fit(np.zeros((4, 2)), [0, 1, 0, 1], kernels="fast")
+
+
+def test_numba_requested_without_numba_installed_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    with pytest.raises(InputError, match="needs numba, which is not installed: pip install numba"):
+        kernels.choose("numba", [2, 2], 4, 1, 1)
+    assert kernels.choose("auto", [784, 512, 512, 10], 50_000, 30, 128) == "numpy"
