@@ -7,7 +7,8 @@ exactly the products bprop issues (``benchmarks.implementations.MatmulFloor``).
 
 Libraries: NumPy (its OpenBLAS), BLIS (the ``blis`` package), PyTorch's ``torch.mm``
 (MKL), JAX (XLA; all of a step's products in one jitted call, so dispatch is paid once),
-and numba (hand-written loops, for the tiny shapes of recipe A). Threads: 2, or
+and MKL's ``cblas_?gemm`` through ctypes, from an unpacked ``mkl`` wheel whose ``lib``
+folder ``GEMM_SURVEY_MKL`` names (not a dependency: the wheel is 229 MB). Threads: 2, or
 ``GEMM_SURVEY_THREADS``.
 """
 import json
@@ -21,7 +22,7 @@ import numpy as np
 
 from benchmarks.recipes import RECIPES
 
-LIBRARIES = ("numpy", "blis", "torch", "jax", "numba")
+LIBRARIES = ("numpy", "blis", "mkl", "torch", "jax")
 THREADS = int(os.environ.get("GEMM_SURVEY_THREADS", "2"))
 
 
@@ -138,19 +139,35 @@ def _step_runner(library, ops):
         def run():
             jax.block_until_ready(step(operands))
         return _time(run)
-    if library == "numba":
-        if ops[0][1].shape[0] > 32:
-            return None  # hand loops are only a candidate for tiny mini-batches
-        from bprop.kernels import matmul
+    if library == "mkl":
+        import ctypes
+
+        folder = os.environ.get("GEMM_SURVEY_MKL")
+        if not folder:
+            raise RuntimeError("set GEMM_SURVEY_MKL to the lib folder of an unpacked mkl wheel")
+        mkl = ctypes.CDLL(os.path.join(folder, "libmkl_rt.so.3"))  # finds its parts by LD_LIBRARY_PATH
+        mkl.MKL_Set_Num_Threads(THREADS)
+        ROW, NO, TRANS = 101, 111, 112
+        calls = []
+        for _, A, B, how, C in ops:
+            gemm = mkl.cblas_sgemm if A.dtype == np.float32 else mkl.cblas_dgemm
+            scalar = ctypes.c_float if A.dtype == np.float32 else ctypes.c_double
+            m, n = C.shape
+            ta, tb = {"a_wT": (NO, TRANS), "dT_a": (TRANS, NO), "d_w": (NO, NO)}[how]
+            k = A.shape[1] if ta == NO else A.shape[0]
+            args = (ROW, ta, tb, m, n, k, scalar(1.0), A.ctypes.data_as(ctypes.c_void_p), A.shape[1],
+                    B.ctypes.data_as(ctypes.c_void_p), B.shape[1], scalar(0.0),
+                    C.ctypes.data_as(ctypes.c_void_p), C.shape[1])
+            calls.append((gemm, args))
+        check = ops[0]
+        calls[0][0](*calls[0][1])
+        expected = check[1] @ check[2].T
+        if np.abs(check[4] - expected).max() > 1e-3 * np.abs(expected).max():
+            raise RuntimeError("MKL's product disagrees with NumPy's")
 
         def run():
-            for _, A, B, how, C in ops:
-                if how == "a_wT":
-                    matmul.a_wT(A, B, C)
-                elif how == "dT_a":
-                    matmul.dT_a(A, B, C)
-                else:
-                    matmul.d_w(A, B, C)
+            for gemm, args in calls:
+                gemm(*args)
         return _time(run)
     raise ValueError(library)
 
@@ -164,6 +181,11 @@ def main(argv=None):
     table = {}
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(THREADS), BLIS_NUM_THREADS=str(THREADS),
                OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS))
+    if os.environ.get("GEMM_SURVEY_MKL"):
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [os.environ["GEMM_SURVEY_MKL"],
+                                                               env.get("LD_LIBRARY_PATH")]))
+        env["MKL_THREADING_LAYER"] = "SEQUENTIAL" if THREADS == 1 else "GNU"
+        env["MKL_INTERFACE_LAYER"] = "LP64"
     if THREADS == 1:
         env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     for library in LIBRARIES:

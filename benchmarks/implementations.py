@@ -13,7 +13,12 @@ from benchmarks.recipes import initial_parameters
 
 
 class BpropImplementation:
+    """bprop's ``fit`` with the compiled kernels (``kernels="numba"``); ``bprop_numpy`` below
+    is the same call on the NumPy reference path. The warm-up run loads (or, the first time
+    on a machine, compiles) the kernels, as every later run of a user's does from the cache."""
+
     name = "bprop"
+    kernels = "numba"
 
     def __init__(self):
         import bprop
@@ -21,7 +26,15 @@ class BpropImplementation:
         self.bprop = bprop
 
     def notes(self, recipe):
-        return []
+        if self.kernels == "numpy":
+            return ["kernels='numpy': the NumPy reference path"]
+        from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
+
+        work = recipe["batch_size"] * R_n_weights(recipe["sizes"])
+        form = ("the whole epoch as one compiled loop (products by BLAS through numba's np.dot)"
+                if work <= WHOLE_LOOP_MAX_WORK else
+                "per mini-batch: BLAS products, fused compiled element-wise kernels")
+        return [f"kernels='numba': {form}"]
 
     def build(self, recipe, seed):
         activations = recipe["activations"]
@@ -34,7 +47,7 @@ class BpropImplementation:
         recipe, net = model["recipe"], model["net"]
         options = dict(epochs=epochs, batch_size=recipe["batch_size"],
                        learning_rate=recipe["learning_rate"], optimizer=recipe["optimizer"],
-                       seed=model["seed"] + model["epochs_done"])
+                       seed=model["seed"] + model["epochs_done"], kernels=self.kernels)
         if recipe["optimizer"] == "sgd":
             options["momentum"] = recipe["momentum"]
         accepted = inspect.signature(net.fit).parameters
@@ -50,7 +63,8 @@ class BpropImplementation:
     def train_until(self, model, X, y, X_test, y_test, target, max_epochs, clock):
         """Recipe D in one ``fit`` call: validation after each epoch, a callback stops it.
 
-        One call keeps the momentum state across epochs, as a user's run would."""
+        One call keeps the momentum state across epochs, as a user's run would, and the
+        ``kernels`` option is left to ``auto``, as a user's run leaves it."""
         recipe, curve = model["recipe"], []
 
         def stop_at_target(record):
@@ -61,11 +75,20 @@ class BpropImplementation:
         options = dict(epochs=max_epochs, batch_size=recipe["batch_size"],
                        learning_rate=recipe["learning_rate"], optimizer=recipe["optimizer"],
                        seed=model["seed"], validation_data=(X_test, y_test),
-                       callbacks=[stop_at_target])
+                       callbacks=[stop_at_target], kernels="auto")  # as a user's run: auto
         if recipe["optimizer"] == "sgd":
             options["momentum"] = recipe["momentum"]
         model["net"].fit(X, y, **options)
         return curve
+
+
+class BpropNumpyImplementation(BpropImplementation):
+    name = "bprop_numpy"
+    kernels = "numpy"
+
+
+def R_n_weights(sizes):
+    return sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
 
 class TorchImplementation:
@@ -84,6 +107,13 @@ class TorchImplementation:
     def notes(self, recipe):
         return ["2 threads; mini-batches gathered from a randperm, no DataLoader; "
                 "init copied from the recipe's scale"]
+
+    def blas(self):
+        torch = self.torch
+        return (f"torch {torch.__version__}: MKL {'on' if torch.backends.mkl.is_available() else 'off'}, "
+                f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'} "
+                f"(CPU capability {torch.backends.cpu.get_cpu_capability()}), "
+                f"{torch.get_num_threads()} threads")
 
     def build(self, recipe, seed):
         torch, nn = self.torch, self.torch.nn
@@ -285,8 +315,11 @@ class MatmulFloor:
         return None
 
 
+from benchmarks.jax_competitor import JaxImplementation, JaxScan, JaxScanGather  # noqa: E402
+
 IMPLEMENTATIONS = {
     cls.name: cls
-    for cls in (BpropImplementation, TorchImplementation, SklearnImplementation,
+    for cls in (BpropImplementation, BpropNumpyImplementation, TorchImplementation,
+                JaxImplementation, JaxScan, JaxScanGather, SklearnImplementation,
                 PerExampleImplementation, MatmulFloor)
 }

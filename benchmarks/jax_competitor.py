@@ -44,6 +44,10 @@ class JaxImplementation:
         return [f"{how}; XLA CPU, {self.jax.device_count()} device, "
                 "compiled for the data's shapes before timing"]
 
+    def blas(self):
+        return (f"XLA:CPU (jax {self.jax.__version__}; its own dot kernels, Eigen/oneDNN), "
+                f"{self.jax.devices()[0].device_kind}")
+
     # ---- the model --------------------------------------------------------------------
     def build(self, recipe, seed):
         jnp = self.jnp

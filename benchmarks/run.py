@@ -33,7 +33,8 @@ FULL = {"epochs": 2, "repeats": 3, "n_train": 50_000, "n_test": 10_000, "per_exa
         "d_max_epochs": 30, "import_repeats": 7, "pause": 1.0, "wait_idle": 60.0,
         "retry_disturbed": 2, "d_repeats": 7}
 BUSY_THRESHOLD = 0.15  # CPUs' worth of other processes' work that marks a run as disturbed
-LIBRARY_OF = {"torch": "torch", "sklearn": "sklearn"}  # implementations needing a competitor
+LIBRARY_OF = {"torch": "torch", "sklearn": "sklearn", "jax_step": "jax", "jax_scan": "jax",
+              "jax_scan_gather": "jax"}  # implementations needing a competitor
 
 
 def settings_from(args):
@@ -175,7 +176,7 @@ class _Runner:
         """Recipe D: recipe B until the target test accuracy, bprop and torch."""
         settings, spec_d = self.settings, R.TIME_TO_ACCURACY
         recipe = R.RECIPES[spec_d["recipe"]]
-        impls = [i for i in ("bprop", "torch") if i in settings["implementations"]]
+        impls = [i for i in R.D_IMPLEMENTATIONS if i in settings["implementations"]]
         out = {"recipe": spec_d["recipe"], "target_accuracy": spec_d["target_accuracy"],
                "max_epochs": settings["d_max_epochs"], "results": {}}
         if description["source"] != "fashion-mnist":
@@ -212,9 +213,13 @@ class _Runner:
                 "attempts_runs": [r.get("attempts") for r in ok],
                 "curves": [r["curve"] for r in ok],
             }
-        b, t = out["results"].get("bprop", {}), out["results"].get("torch", {})
-        if b.get("seconds_to_target") and t.get("seconds_to_target"):
-            out["ratio_torch_over_bprop"] = t["seconds_to_target"] / b["seconds_to_target"]
+        b = out["results"].get("bprop", {})
+        out["ratios_over_bprop"] = {
+            impl: x["seconds_to_target"] / b["seconds_to_target"]
+            for impl, x in out["results"].items()
+            if impl != "bprop" and x.get("seconds_to_target") and b.get("seconds_to_target")}
+        if "torch" in out["ratios_over_bprop"]:
+            out["ratio_torch_over_bprop"] = out["ratios_over_bprop"]["torch"]
         return out
 
 
@@ -321,6 +326,7 @@ def _summarise_recipe(name, recipe, n_train, runs, skipped):
             "attempts_runs": [r.get("attempts") for r in ok],
             "notes": ok[0]["notes"],
             "blas_threads": ok[0].get("blas_threads"),
+            "blas": ok[0].get("blas"),
             "memory_method": ok[0].get("memory_method"),
         }
         if timed != n_train:
@@ -333,6 +339,11 @@ def _summarise_recipe(name, recipe, n_train, runs, skipped):
         out["results"][impl] = entry
     floor = out["results"].get("matmul_floor", {})
     bprop = out["results"].get("bprop", {})
+    jax = {impl: x for impl, x in out["results"].items()
+           if impl in R.JAX_VARIANTS and x.get("status") == "ok"}
+    if jax:  # "the faster JAX": the fastest of its variants counts
+        fastest = min(jax, key=lambda impl: jax[impl]["seconds_per_epoch"])
+        out["fastest_jax"] = {"variant": fastest, "seconds_per_epoch": jax[fastest]["seconds_per_epoch"]}
     if floor.get("status") == "ok":
         out["machine_matmul_gflops"] = floor["gflops_exact"]
         for entry in out["results"].values():
@@ -342,6 +353,9 @@ def _summarise_recipe(name, recipe, n_train, runs, skipped):
         for impl, entry in out["results"].items():
             if entry.get("status") == "ok" and impl != "bprop":
                 entry["time_ratio_vs_bprop"] = entry["seconds_per_epoch"] / bprop["seconds_per_epoch"]
+        if "fastest_jax" in out:
+            out["fastest_jax"]["time_ratio_vs_bprop"] = (out["fastest_jax"]["seconds_per_epoch"]
+                                                         / bprop["seconds_per_epoch"])
     return out
 
 
@@ -358,10 +372,17 @@ def _summary(report):
 
     for name, rec in report["recipes"].items():
         if name == "D":
-            check("D: torch time to 85% / bprop's", rec.get("ratio_torch_over_bprop"), R.D_TARGET)
+            for impl, ratio in rec.get("ratios_over_bprop", {}).items():
+                if impl != "bprop_numpy":
+                    check(f"D: {impl} time to 85% / bprop's", ratio, R.D_TARGET)
             continue
         results = rec["results"]
         for impl, target in R.SPEED_TARGETS.get(name, {}).items():
+            if impl == "jax":
+                fastest = rec.get("fastest_jax", {})
+                check(f"{name}: fastest JAX ({fastest.get('variant')}) time / bprop time",
+                      fastest.get("time_ratio_vs_bprop"), target)
+                continue
             check(f"{name}: {impl} time / bprop time", results.get(impl, {}).get("time_ratio_vs_bprop"), target)
         if name in R.FLOOR_TARGET and results.get("matmul_floor", {}).get("time_ratio_vs_bprop"):
             check(f"{name}: bprop time / matmul-floor time", 1 / results["matmul_floor"]["time_ratio_vs_bprop"],
@@ -406,7 +427,7 @@ def _machine():
     except OSError:
         pass
     versions = {}
-    for package in ("numpy", "torch", "scikit-learn"):
+    for package in ("numpy", "numba", "scipy", "torch", "jax", "scikit-learn"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -428,9 +449,10 @@ def _machine():
 def format_table(report):
     lines = []
     m = report["machine"]
+    v = m["versions"]
     lines.append(f"bprop benchmark: {m['cpu']}, {m['logical_cpus']} CPUs, Python {m['python']}, "
-                 f"numpy {m['versions']['numpy']} ({m['numpy_blas']}), torch {m['versions']['torch']}, "
-                 f"scikit-learn {m['versions']['scikit-learn']}")
+                 f"numpy {v['numpy']} ({m['numpy_blas']}), numba {v.get('numba')}, "
+                 f"torch {v['torch']}, jax {v.get('jax')}, scikit-learn {v['scikit-learn']}")
     d = report["data"]
     lines.append(f"data: {d['source']} ({d['n_train']} train / {d['n_test']} test). {d['note']}")
     e = report["environment"]
@@ -447,7 +469,7 @@ def format_table(report):
         lines.append(f"other processes' load during the {len(loads)} worker runs: median "
                      f"{statistics.median(loads):.2f} CPUs, max {max(loads):.2f}; {disturbed} run(s) "
                      f"above {BUSY_THRESHOLD} CPUs" + (" (timings of those runs are suspect)" if disturbed else ""))
-    header = (f"{'recipe':<6} {'implementation':<14} {'s/epoch':>9} {'examples/s':>11} {'extra MB':>9} "
+    header = (f"{'recipe':<6} {'implementation':<16} {'s/epoch':>9} {'examples/s':>11} {'extra MB':>9} "
               f"{'mem x':>6} {'GFLOP/s':>8} {'% matmul':>9} {'time/bprop':>11} {'test acc':>9}")
     notes = []
     for name, rec in report["recipes"].items():
@@ -462,15 +484,21 @@ def format_table(report):
         lines.append(header)
         for impl, x in rec["results"].items():
             if x["status"] != "ok":
-                lines.append(f"{name:<6} {impl:<14} {x['status']}" + (f": {x['error']}" if x.get("error") else ""))
+                lines.append(f"{name:<6} {impl:<16} {x['status']}" + (f": {x['error']}" if x.get("error") else ""))
                 continue
             lines.append(
-                f"{name:<6} {impl:<14} {x['seconds_per_epoch']:>9.3f} {x['examples_per_second']:>11,.0f} "
+                f"{name:<6} {impl:<16} {x['seconds_per_epoch']:>9.3f} {x['examples_per_second']:>11,.0f} "
                 f"{x['train_extra_rss_mb']:>9.1f} {_fmt(x.get('memory_ratio'), '.2f'):>6} "
                 f"{x['gflops_exact']:>8.1f} {_fmt(_pct(x.get('fraction_of_matmul_rate')), '.0f'):>9} "
                 f"{_fmt(x.get('time_ratio_vs_bprop'), '.2f'):>11} {_fmt(x.get('test_accuracy'), '.4f'):>9}")
             for note in x["notes"]:
                 notes.append(f"{name} {impl}: {note}")
+            if x.get("blas"):
+                notes.append(f"{impl}: matrix products by {x['blas']}")
+        if rec.get("fastest_jax"):
+            f = rec["fastest_jax"]
+            lines.append(f"{name:<6} {'fastest JAX':<16} {f['seconds_per_epoch']:>9.3f}  ({f['variant']}; "
+                         f"time/bprop {_fmt(f.get('time_ratio_vs_bprop'), '.2f')})")
     if "D" in report["recipes"]:
         rec = report["recipes"]["D"]
         lines.append("")
@@ -480,12 +508,13 @@ def format_table(report):
                      + (f": {rec['note']}" if rec.get("note") else ""))
         for impl, x in rec["results"].items():
             if x["status"] != "ok":
-                lines.append(f"  {impl:<8} {x['status']}" + (f": {x['error']}" if x.get("error") else ""))
+                lines.append(f"  {impl:<16} {x['status']}" + (f": {x['error']}" if x.get("error") else ""))
                 continue
-            lines.append(f"  {impl:<8} {_fmt(x['seconds_to_target'], '.2f')} s "
+            lines.append(f"  {impl:<16} {_fmt(x['seconds_to_target'], '.2f')} s "
                          f"({_fmt(x['epochs_to_target'], 'g')} epochs; reached in {x['runs_reached']}/{x['runs']} runs)")
-        if rec.get("ratio_torch_over_bprop"):
-            lines.append(f"  torch / bprop: {rec['ratio_torch_over_bprop']:.2f}")
+        if rec.get("ratios_over_bprop"):
+            lines.append("  time / bprop's: " + ", ".join(
+                f"{impl} {ratio:.2f}" for impl, ratio in rec["ratios_over_bprop"].items()))
     if "import_time" in report:
         it = report["import_time"]
         lines.append("")
@@ -495,7 +524,7 @@ def format_table(report):
                      + (f"; bprop / torch = {it['ratio_bprop_over_torch']:.3f}" if "ratio_bprop_over_torch" in it else ""))
     if report["summary"]:
         lines.append("")
-        lines.append("targets (issue 7):")
+        lines.append("targets (issue 14):")
         for c in report["summary"]:
             lines.append(f"  {'met ' if c['met'] else 'MISS'}  {c['what']}: {c['measured']:.2f} "
                          f"({c['sense']} {c['target']:g})")

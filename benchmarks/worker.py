@@ -54,6 +54,15 @@ def _blas_threads():
             for info in threadpool_info()]
 
 
+def _describe(pools):
+    """'openblas 0.3.31 SkylakeX, 2 threads' for each BLAS threadpoolctl found loaded."""
+    if not pools:
+        return None
+    blas = [p for p in pools if p.get("internal_api") in ("openblas", "mkl", "blis")]
+    return "; ".join(f"{p['internal_api']} {p.get('version')} {p.get('architecture') or ''}, "
+                     f"{p['num_threads']} threads" for p in blas) or None
+
+
 def main(spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
@@ -120,6 +129,7 @@ def main(spec_path):
         raise ValueError(f"unknown mode {spec['mode']!r}")
 
     result["blas_threads"] = _blas_threads()
+    result["blas"] = impl.blas() if hasattr(impl, "blas") else _describe(result["blas_threads"])
     with open(spec["result_path"], "w") as f:
         json.dump(result, f)
 

@@ -1,5 +1,5 @@
-"""``bprop bench``: bprop, PyTorch, scikit-learn, the book's per-example loop and the
-matmul-only floor, trained side by side on issue 7's recipes.
+"""``bprop bench``: bprop (compiled kernels and the NumPy path), PyTorch, JAX, scikit-learn,
+the book's per-example loop and the matmul-only floor, trained side by side on the recipes.
 
 The suite itself lives in the source tree's ``benchmarks/`` folder (it is not installed
 with the library); this module only declares its options and hands over.
@@ -13,8 +13,8 @@ DEFAULT_JSON = "benchmarks/results/latest.json"  # relative to the source tree's
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "bench",
-        help="benchmark bprop against PyTorch, scikit-learn and the book's loop",
-        description="Train recipes A-D of issue 7 with every implementation, each in its "
+        help="benchmark bprop against PyTorch, JAX, scikit-learn and the book's loop",
+        description="Train recipes A-D with every implementation, each in its "
                     "own subprocess; print a table and write it as JSON.",
     )
     add_arguments(parser)
@@ -26,7 +26,9 @@ def add_arguments(parser):
     """The benchmark's options; shared by ``bprop bench`` and ``python -m benchmarks``."""
     parser.add_argument("--recipes", default="A,B,C,C-sgd,D",
                         help="comma-separated recipes among A, B, C (Adam), C-sgd, D (default: all)")
-    parser.add_argument("--implementations", default="bprop,torch,sklearn,per_example,matmul_floor",
+    parser.add_argument("--implementations",
+                        default="bprop,bprop_numpy,torch,jax_step,jax_scan,jax_scan_gather,sklearn,"
+                                "per_example,matmul_floor",
                         help="comma-separated implementations (default: all; missing ones are skipped)")
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="timed epochs per run (default 2; 1 with --quick)")

@@ -52,9 +52,24 @@ class CompiledTraining:
         self.X_batch = np.empty((m, sizes[0]), dtype)
         work = m * sum(i * o for i, o in zip(sizes, sizes[1:]))
         self.whole_loop = not dropout and work <= WHOLE_LOOP_MAX_WORK
+        self._cached_state = None
+        self._views = {}
+        self._grads = [g for pair in zip(self.nabla_w, self.nabla_b) for g in pair]
 
     # ---- optimizer state, where the NumPy optimizers keep it ------------------------
     def _state(self):
+        """(params, state): the parameter arrays and the optimizer's, cached while they stay the same arrays."""
+        network, optimizer = self.network, self.optimizer
+        cached = self._cached_state
+        if (cached is not None and cached[0][0] is network.weights[0]
+                and cached[2] is (optimizer.m if self.rule == ADAM else getattr(optimizer, "velocities", None))):
+            return cached[0], cached[1]
+        params, state = self._find_state()
+        kept = optimizer.m if self.rule == ADAM else getattr(optimizer, "velocities", None)
+        self._cached_state = (params, state, kept)
+        return params, state
+
+    def _find_state(self):
         network, optimizer = self.network, self.optimizer
         params = [p for pair in zip(network.weights, network.biases) for p in pair]
         if self.rule == ADAM:
@@ -96,10 +111,13 @@ class CompiledTraining:
         m = len(rows)
         weights, biases = network.weights, network.biases
         L = len(weights)
-        zs = [z[:m] for z in self.zs]
-        acts = [a[:m] for a in self.activations]
-        deltas = [d[:m] for d in self.deltas]
-        a = X.take(rows, axis=0, out=self.X_batch[:m])
+        views = self._views.get(m)
+        if views is None:  # the buffers cut to m rows, once per mini-batch size
+            views = self._views[m] = ([z[:m] for z in self.zs], [a[:m] for a in self.activations],
+                                      [d[:m] for d in self.deltas], self.X_batch[:m],
+                                      [d[:m] for d in self.dropped])
+        zs, acts, deltas, X_batch, dropped = views
+        a = X.take(rows, axis=0, out=X_batch)
         inputs = [a]
         for l in range(L):                                   # z^l = a^(l-1) (w^l)^T (+ b^l below)
             z = np.matmul(a, weights[l].T, out=zs[l])
@@ -107,7 +125,7 @@ class CompiledTraining:
                 a = acts[l]
                 K.bias_activation(z, biases[l], a, kinds[l], alphas[l])
                 if masks is not None and masks[l] is not None:
-                    a = np.multiply(a, masks[l], out=self.dropped[l][:m])
+                    a = np.multiply(a, masks[l], out=dropped[l])
                 inputs.append(a)
         C.output_delta(zs[L - 1], biases[L - 1], acts[L - 1], Y, rows, kinds[L - 1],
                        alphas[L - 1], self.cost, deltas[L - 1], self.nabla_b[L - 1])  # BP1, BP3
@@ -125,7 +143,7 @@ class CompiledTraining:
 
     def _update(self, m, eta):
         params, state = self._state()
-        grads = [g for pair in zip(self.nabla_w, self.nabla_b) for g in pair]
+        grads = self._grads
         dtype = self.dtype.type
         shrink = dtype(self.l2_per_n * m)
         zero = dtype(0)
