@@ -9,8 +9,8 @@ with one pass over z (two to four with NumPy, one more for each temporary).
 ``vjp_sum(z, a, g, kind, alpha, nabla_b)`` replaces BP2's Hadamard product and the next
 layer's BP3,
 
-    delta = sigma.vjp(z, a, g, out=g)       # BP2: δ^l = (w^(l+1))^T δ^(l+1) ⊙ σ'(z^l)
-    np.add.reduce(delta, axis=0, out=nabla_b[l])   # BP3: Σ_x δ^l_x
+    delta = sigma.vjp(z, a, g, out=g)       (BP2: δ^l = (w^(l+1))^T δ^(l+1) ⊙ σ'(z^l))
+    np.add.reduce(delta, axis=0, out=nabla_b[l])   (BP3: Σ_x δ^l_x)
 
 The element formulas are the ones in ``bprop/activations.py`` (σ and σ' side by side).
 """

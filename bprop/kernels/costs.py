@@ -4,9 +4,9 @@
 output layer L, in ``Network``'s forward and backward passes and ``Cost.output_delta``,
 
     z += b;  a = sigma.forward(z, ...)                 # z^L, a^L
-    delta = np.subtract(a, Y, out=out)                 # BP1, fused: δ^L = a^L - y
-    delta = activation.vjp(z, a, a - Y, out=out)       # BP1, quadratic: (a - y) ⊙ σ'(z^L)
-    np.add.reduce(delta, axis=0, out=nabla_b[L])       # BP3: Σ_x δ^L_x
+    delta = np.subtract(a, Y, out=out)                 (BP1, fused: δ^L = a^L - y)
+    delta = activation.vjp(z, a, a - Y, out=out)       (BP1, quadratic: (a - y) ⊙ σ'(z^L))
+    np.add.reduce(delta, axis=0, out=nabla_b[L])       (BP3: Σ_x δ^L_x)
 
 reading the targets as ``Y[rows[i]]`` in place, so they are never gathered into a copy.
 """

@@ -55,18 +55,18 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
             np.dot(x if l == 0 else activations[l - 1][:m], weights[l].T, z)
             if l < L - 1:
                 bias_activation(z, biases[l], activations[l][:m], kinds[l], alphas[l])
-        # BP1 (with the output layer's bias and σ), then BP2-BP4 layer by layer
+        # the kernels of BP1 (with the output layer's bias and σ), then of BP2-BP4
         z = zs[L - 1][:m]
         output_delta(z, biases[L - 1], activations[L - 1][:m], Y, rows, kinds[L - 1], alphas[L - 1],
                      cost, deltas[L - 1][:m], nabla_b[L - 1])
         for l in range(L - 1, -1, -1):
             delta = deltas[l][:m]
-            np.dot(delta.T, x if l == 0 else activations[l - 1][:m], nabla_w[l])   # BP4
+            np.dot(delta.T, x if l == 0 else activations[l - 1][:m], nabla_w[l])   # the product of BP4
             if l > 0:
                 g = deltas[l - 1][:m]
                 np.dot(delta, weights[l], g)
                 vjp_sum(zs[l - 1][:m], activations[l - 1][:m], g, kinds[l - 1], alphas[l - 1],
-                        nabla_b[l - 1])                                # BP2, BP3
+                        nabla_b[l - 1])                                # the kernel of BP2, BP3
         # the update, with L2's shrink (weights only) folded in
         shrink = l2_per_n * m
         rate = eta / m

@@ -128,16 +128,16 @@ class CompiledTraining:
                     a = np.multiply(a, masks[l], out=dropped[l])
                 inputs.append(a)
         C.output_delta(zs[L - 1], biases[L - 1], acts[L - 1], Y, rows, kinds[L - 1],
-                       alphas[L - 1], self.cost, deltas[L - 1], self.nabla_b[L - 1])  # BP1, BP3
+                       alphas[L - 1], self.cost, deltas[L - 1], self.nabla_b[L - 1])  # the kernel of BP1, BP3
         for l in range(L - 1, -1, -1):
             delta = deltas[l]
-            np.matmul(delta.T, inputs[l], out=self.nabla_w[l])                        # BP4
+            np.matmul(delta.T, inputs[l], out=self.nabla_w[l])                        # the product of BP4
             if l:
                 g = np.matmul(delta, weights[l], out=deltas[l - 1])
                 if masks is not None and masks[l - 1] is not None:
                     K.multiply(g, masks[l - 1])
                 K.vjp_sum(zs[l - 1], acts[l - 1], g, kinds[l - 1], alphas[l - 1],
-                          self.nabla_b[l - 1])                                         # BP2, BP3
+                          self.nabla_b[l - 1])                                         # the kernel of BP2, BP3
         self._update(m, eta)
         return zs[L - 1]
 
