@@ -22,12 +22,16 @@ class BpropImplementation:
 
     def __init__(self):
         import bprop
+        from bprop.kernels import numba_available
 
         self.bprop = bprop
+        if not numba_available():  # an environment installed before numba became a dependency
+            self.kernels = "numpy"
 
     def notes(self, recipe):
         if self.kernels == "numpy":
-            return ["kernels='numpy': the NumPy reference path"]
+            return ["kernels='numpy': the NumPy reference path"
+                    + (" (numba is not installed)" if self.name == "bprop" else "")]
         from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
 
         work = recipe["batch_size"] * R_n_weights(recipe["sizes"])
