@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["train", "evaluate", "predict", "gradcheck", "trace", "sweep", "bench"]
+COMMANDS = ["train", "evaluate", "predict", "gradcheck", "trace", "sweep", "bench", "playground"]
 
 
 def build_parser():

@@ -1,0 +1,283 @@
+"""One page's training: a network, its data, and bprop's own Trainer running in a thread.
+
+The trainer runs exactly as ``fit`` runs it; a ``Callback`` after each mini-batch is the
+only addition. It copies the parameters out every ``PUBLISH_EVERY`` seconds (the page
+draws from the copy, on a twin network, in another thread) and holds the loop when the
+page asks for a pause, one mini-batch or one epoch. Everything the page sees is computed
+from a published copy, so drawing never touches the network being trained.
+"""
+import threading
+import time
+
+import numpy as np
+
+from bprop.errors import BpropError, InputError
+from bprop.network import Network
+from bprop.playground import datasets, views
+from bprop.training import Callback, Trainer
+
+MAX_EPOCHS = 1_000_000    # the trainer's epoch budget: the page pauses it long before
+PUBLISH_EVERY = 0.05      # seconds between parameter copies while training
+SAMPLE = 1000             # examples of each split the live curves are evaluated on
+MAX_CURVE_POINTS = 2000   # older points are thinned to keep the page's curve small
+MODES = ("play", "pause", "batch", "epoch")
+
+
+class Session:
+    """A network in training for one page; ``control`` drives it, ``frame`` shows it."""
+
+    def __init__(self, config, model=None):
+        self.config = config
+        self.model = model
+        self.dataset = datasets.load(config["data"])
+        self.lock = threading.Condition()
+        self.twin_lock = threading.Lock()   # the twin draws for the event stream and for Draw
+        self.thread = None
+        self.closed = False
+        self.halting = False
+        self.streams = 0          # event streams open on this session
+        self._build()
+
+    # ---- building -------------------------------------------------------------------
+    def _build(self):
+        """A fresh network (the same seed gives the same weights) and a fresh trainer."""
+        dataset, network_options, training = self.dataset, self.config["network"], dict(self.config["training"])
+        self.speed = training.pop("speed")
+        if self.model is not None:
+            network = _copy(self.model)
+            if network.sizes[0] != dataset.n_features:
+                raise InputError(f"the model takes {network.sizes[0]} inputs but {dataset.name} has "
+                                 f"{dataset.n_features} features; choose a matching data set")
+        else:
+            n_out = 1 if dataset.n_classes == 2 and network_options["output"] == "sigmoid" else dataset.n_classes
+            sizes = [dataset.n_features, *network_options["hidden"], n_out]
+            init = None if network_options["init"] == "auto" else network_options["init"]
+            dtype = "float32" if dataset.n_features > 64 else "float64"
+            network = Network(sizes, [*network_options["activations"], network_options["output"]],
+                              network_options["cost"], init=init, dtype=dtype, seed=training["seed"])
+        self.network = network
+        self.trainer = Trainer(network, epochs=MAX_EPOCHS, callbacks=[_Control(self)], **training)
+        X, y = dataset.train
+        # The targets pass the library's checks now, so a bad pairing is a 400, not a dead thread.
+        network.evaluate(X[:2], y[:2])
+        self.twin = _copy(network)
+        rng = np.random.default_rng(0)
+        self.samples = {}
+        for split in ("train", "validation"):
+            pair = getattr(dataset, split)
+            if pair is not None:
+                rows = np.sort(rng.permutation(len(pair[1]))[:SAMPLE])
+                self.samples[split] = (pair[0][rows], pair[1][rows])
+        self.gradient_rng = np.random.default_rng(1)
+        self.extent = views.extent_of(X) if dataset.n_features == 2 else None
+        self.mode = "pause"
+        self.error = None
+        self.finished = False
+        self.progress = 0.0           # epochs done, with the fraction of the current one
+        self.batches = 0
+        self.examples = 0
+        self.history = []
+        self.curve = []
+        self.version = 0
+        self.frames = 0
+        self.next_publish = 0.0
+        self._publish()
+
+    def describe(self):
+        """What the page needs once: the data, the network's shape, the classes."""
+        dataset, network = self.dataset, self.network
+        info = {
+            "data": {"name": dataset.name, "n_features": dataset.n_features, "classes": dataset.class_names,
+                     "image_shape": dataset.image_shape, "train": len(dataset.train[1]),
+                     "validation": 0 if dataset.validation is None else len(dataset.validation[1])},
+            "network": {"sizes": network.sizes, "activations": [s.name for s in network.activations],
+                        "cost": network.cost.name, "init": network.init, "dtype": network.dtype.name,
+                        "from_model": self.model is not None},
+        }
+        if self.extent is not None:
+            info["points"] = {split: {"x": np.round(pair[0].astype(np.float64), 4).tolist(), "y": pair[1].tolist()}
+                              for split, pair in self.samples.items()}
+            info["extent"] = list(self.extent)
+        return info
+
+    # ---- control ----------------------------------------------------------------------
+    def control(self, action):
+        """``play``, ``pause``, ``batch`` (one mini-batch), ``epoch`` (to the end of the epoch) or ``reset``."""
+        if action == "reset":
+            self._halt()
+            with self.lock:
+                self._build()
+            return
+        if action not in MODES:
+            raise InputError(f"unknown action {action!r}; use play, pause, batch, epoch or reset")
+        with self.lock:
+            if self.closed:
+                raise InputError("this session is closed; reload the page")
+            self.mode = action
+            if action != "pause" and self.finished:
+                self.error = "training has stopped; press reset to start again"
+                self.mode = "pause"
+            elif action != "pause" and self.thread is None:
+                self.thread = threading.Thread(target=self._train, name="bprop-playground-training", daemon=True)
+                self.thread.start()
+            self.version += 1
+            self.lock.notify_all()
+
+    def close(self):
+        """Stop training for good: the page is gone."""
+        with self.lock:
+            self.closed = True
+        self._halt()
+
+    def _halt(self):
+        """Stop the training thread (it finishes its mini-batch) and wait for it."""
+        with self.lock:
+            self.halting = True
+            self.lock.notify_all()
+            thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        with self.lock:
+            self.thread = None
+            self.halting = False
+            self.lock.notify_all()
+
+    def _train(self):
+        dataset = self.dataset
+        try:
+            self.trainer.run(*dataset.train, validation_data=dataset.validation)
+        except BpropError as error:   # divergence: the trainer restored the last finite weights
+            self.error = str(error)
+        except Exception as error:    # a bug: keep the server and the network, say what happened
+            self.error = f"training stopped: {type(error).__name__}: {error}"
+        with self.lock:
+            self.finished = not (self.closed or self.halting)
+            self.mode = "pause"
+        self._publish()
+
+    # ---- called by the trainer's thread -----------------------------------------------
+    def _after_batch(self, trainer, batch, n_batches):
+        self.batches += 1
+        self.progress = trainer.epoch + (batch + 1) / n_batches
+        self._step_done("batch")
+        self._hold(trainer)
+
+    def _after_epoch(self, trainer, record):
+        self.history.append(dict(record))
+        if self.speed and self.mode == "play":
+            time.sleep(1.0 / self.speed)
+        self._step_done("epoch")
+        self._hold(trainer)
+
+    def _step_done(self, step):
+        """Publish when due, and always before pausing at the end of the step the page asked for."""
+        stepping = self.mode == step
+        if stepping or time.perf_counter() >= self.next_publish:
+            self._publish()
+        if stepping:
+            with self.lock:
+                if self.mode == step:
+                    self.mode = "pause"
+                    self.version += 1
+                    self.lock.notify_all()
+
+    def _hold(self, trainer):
+        with self.lock:
+            while self.mode == "pause" and not (self.closed or self.halting):
+                self.lock.wait()
+            if self.closed or self.halting:
+                trainer.stop = True
+
+    def _publish(self):
+        """Copy the parameters out for the page (in the training thread, between mini-batches)."""
+        weights, biases = self.network.copy_parameters()
+        with self.lock:
+            self.published = (weights, biases, self.progress, self.batches, len(self.history))
+            self.version += 1
+            self.lock.notify_all()
+        self.next_publish = time.perf_counter() + PUBLISH_EVERY
+
+    # ---- called by the page's event stream ----------------------------------------------
+    def wait(self, seen, timeout):
+        """Block until there is something newer than version ``seen``; returns the version."""
+        with self.lock:
+            if self.version == seen and not self.closed:
+                self.lock.wait(timeout)
+            return self.version
+
+    def frame(self):
+        """What the page draws now: progress, a curve point, the parameters, heat maps, ..."""
+        with self.lock:
+            weights, biases, progress, batches, n_history = self.published
+            state = {"mode": self.mode, "running": self.mode != "pause", "error": self.error,
+                     "finished": self.finished}
+        with self.twin_lock:
+            self.twin.set_parameters(weights, biases)
+            return self._frame(self.twin, state, progress, batches, n_history)
+
+    def _frame(self, twin, state, progress, batches, n_history):
+        self.frames += 1
+        frame = {"state": state, "epoch": progress, "batches": batches,
+                 "history": self.history[max(0, n_history - 1):n_history]}
+        point = {"epoch": progress}
+        for split, (X, y) in self.samples.items():
+            result = twin.evaluate(X, y)
+            prefix = "" if split == "train" else "validation_"
+            point[prefix + "cost"], point[prefix + "accuracy"] = result["cost"], result["accuracy"]
+        if not self.curve or self.curve[-1]["epoch"] != progress:
+            self.curve.append(point)
+            if len(self.curve) > MAX_CURVE_POINTS:
+                self.curve = self.curve[::2]
+        frame["point"] = point
+        frame["parameters"] = views.parameters(twin)
+        X, y = self.samples["train"]
+        rows = self.gradient_rng.integers(0, len(y), min(self.trainer.batch_size, len(y)))
+        frame["gradients"] = views.gradients(twin, X[rows], y[rows])
+        if self.extent is not None:
+            frame["heatmaps"] = views.heat_maps(twin, self.extent)
+        if self.dataset.image_shape is not None and (self.frames % 10 == 1 or not state["running"]):
+            frame["images"] = views.first_layer_images(twin, self.dataset.image_shape)
+        if self.dataset.n_classes <= 20 and (self.frames % 5 == 1 or not state["running"]):
+            X, y = self.samples.get("validation", self.samples["train"])
+            frame["confusion"] = views.confusion(twin, X, y, self.dataset.n_classes)
+        return frame
+
+    def curve_so_far(self):
+        return list(self.curve)
+
+    def look(self, X):
+        """Every layer's activations for the rows of X, and the predicted classes, at the
+        weights last published."""
+        with self.lock:
+            weights, biases = self.published[:2]
+        with self.twin_lock:
+            self.twin.set_parameters(weights, biases)
+            return views.layer_activations(self.twin, X), self.twin.predict(X)
+
+    def save(self, path):
+        """Write the network as last published to a ``.npz`` model file (``bprop.load`` reads it)."""
+        with self.lock:
+            weights, biases = self.published[:2]
+        with self.twin_lock:
+            self.twin.set_parameters(weights, biases)
+            self.twin.save(path)
+
+
+class _Control(Callback):
+    """The trainer's hooks into the session: publish, pause, stop."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def on_batch_end(self, trainer, batch, n_batches):
+        self.session._after_batch(trainer, batch, n_batches)
+
+    def on_epoch_end(self, trainer, record):
+        self.session._after_epoch(trainer, record)
+
+
+def _copy(network):
+    twin = Network(network.sizes, [s.name for s in network.activations], network.cost.name,
+                   init=network.init, dtype=network.dtype.name)
+    twin.set_parameters(network.weights, network.biases)
+    return twin
