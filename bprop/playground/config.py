@@ -6,9 +6,10 @@ The page sends one JSON object (the same one it keeps in its URL)::
      "network": {"hidden": [4, 4], "activations": ["tanh", "tanh"], "output": "sigmoid",
                  "cost": "cross_entropy", "init": "auto"},
      "training": {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.0, "batch_size": 10,
-                  "l2": 0.0, "dropout": 0.0, "seed": 0, "speed": 0}}
+                  "l2": 0.0, "dropout": 0.0, "seed": 0, "speed": 20}}
 
-Missing keys take the defaults below. Here only shapes, names and limits are checked
+Missing keys take the defaults below; ``speed`` (epochs per second, 0 for as fast as it
+goes) is the page's own, the other training options are ``bprop.options.TRAINING``'s. Here only shapes, names and limits are checked
 (so no request can ask for more memory than the limits allow); the values themselves
 are checked by the library's own validation when the network and trainer are built.
 """
@@ -91,6 +92,8 @@ def _check_network(network):
 
 
 def _check_training(training):
+    from bprop import options
+
     if not isinstance(training["optimizer"], str):
         raise InputError("optimizer must be a name: sgd or adam")
     for key in ("learning_rate", "momentum", "l2", "dropout"):
@@ -99,6 +102,7 @@ def _check_training(training):
     if not 1 <= training["batch_size"] <= MAX_BATCH_SIZE:
         raise InputError(f"batch_size must be 1 to {MAX_BATCH_SIZE}; got {training['batch_size']}")
     training["seed"] = _integer(training["seed"], "training seed")
+    options.check({key: value for key, value in training.items() if key != "speed"})  # the one table's checks
     training["speed"] = _number(training["speed"], "speed")
     if not 0 <= training["speed"] <= MAX_SPEED:
         raise InputError(f"speed is epochs per second, 0 (as fast as it goes) to {MAX_SPEED}")

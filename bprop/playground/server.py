@@ -55,6 +55,16 @@ class Playground:
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
         self.static = _static_files()
+        self.model_lock = threading.Lock()   # Draw on the loaded model, one request at a time
+        names = getattr(model, "class_names", None)
+        self.model_classes = list(names) if names else ([str(j) for j in range(model.sizes[-1])] if model else [])
+
+    def look(self, X):
+        """Every layer's activations for the rows of X on the loaded model, and its predictions."""
+        from bprop.playground import views
+
+        with self.model_lock:
+            return views.layer_activations(self.model, X), self.model.predict(X)
 
     def new_session(self, raw_config, use_model, replace=None):
         from bprop.playground.session import Session
@@ -219,6 +229,7 @@ class Handler(BaseHTTPRequestHandler):
     def options(self):
         from bprop import activations, costs, optimizers
         from bprop.network import INITS
+        from bprop.options import TRAINING
         from bprop.playground import stepper
 
         playground = self.server.playground
@@ -234,6 +245,7 @@ class Handler(BaseHTTPRequestHandler):
                                                  "activations": [s.name for s in model.activations],
                                                  "cost": model.cost.name},
             "examples": stepper.examples(),
+            "help": {name: TRAINING[name].help for name in page_config.DEFAULT["training"] if name in TRAINING},
         })
 
     def new_session(self):
@@ -290,18 +302,26 @@ class Handler(BaseHTTPRequestHandler):
                 self.server.playground.close_session(session_id)
 
     def draw(self, session_id):
+        """Draw on the network of a session, or (session id ``model``) on the loaded model."""
         from bprop.playground import drawing
 
-        session = self.server.playground.session(session_id)
-        png = drawing.decode(self._json_body().get("image"))
-        x = drawing.pixels(png, session.network.sizes[0])
-        activations, predicted = session.look(x[None, :])
+        playground = self.server.playground
+        image = self._json_body().get("image")
+        if session_id == "model":
+            if playground.model is None:
+                raise BadRequest("no model was loaded: start with bprop playground --model M.npz")
+            network, look, classes = playground.model, playground.look, playground.model_classes
+        else:
+            session = playground.session(session_id)
+            network, look, classes = session.network, session.look, session.dataset.class_names
+        x = drawing.pixels(drawing.decode(image), network.sizes[0])
+        activations, predicted = look(x[None, :])
         side = int(round(len(x) ** 0.5))
         self._json({
             "input": [round(float(v), 4) for v in x], "shape": [side, side],
             "layers": [[round(float(v), 5) for v in a[0]] for a in activations[1:]],
-            "activations": [s.name for s in session.network.activations],
-            "classes": session.dataset.class_names, "prediction": int(predicted[0]),
+            "activations": [s.name for s in network.activations],
+            "classes": classes, "prediction": int(predicted[0]),
         })
 
     def model(self, session_id):

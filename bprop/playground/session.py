@@ -19,6 +19,7 @@ from bprop.training import Callback, Trainer
 MAX_EPOCHS = 1_000_000    # the trainer's epoch budget: the page pauses it long before
 PUBLISH_EVERY = 0.05      # seconds between parameter copies while training
 SAMPLE = 1000             # examples of each split the live curves are evaluated on
+EVALUATION_SHARE = 0.05   # of the wall time, at most, spent evaluating curves while training
 MAX_CURVE_POINTS = 2000   # older points are thinned to keep the page's curve small
 MODES = ("play", "pause", "batch", "epoch")
 
@@ -79,7 +80,7 @@ class Session:
         self.history = []
         self.curve = []
         self.version = 0
-        self.frames = 0
+        self.next_evaluation = 0.0
         self.next_publish = 0.0
         self._publish()
 
@@ -216,30 +217,37 @@ class Session:
             return self._frame(self.twin, state, progress, batches, n_history)
 
     def _frame(self, twin, state, progress, batches, n_history):
-        self.frames += 1
+        """The frame at the published weights. Evaluating the curves, the confusion matrix and
+        the first layer's images is paced so that it takes at most ``EVALUATION_SHARE`` of the
+        time while training (every frame on toy data, every second or so on MNIST)."""
+        now = time.perf_counter()
+        fresh = not state["running"]
         frame = {"state": state, "epoch": progress, "batches": batches,
                  "history": self.history[max(0, n_history - 1):n_history]}
-        point = {"epoch": progress}
-        for split, (X, y) in self.samples.items():
-            result = twin.evaluate(X, y)
-            prefix = "" if split == "train" else "validation_"
-            point[prefix + "cost"], point[prefix + "accuracy"] = result["cost"], result["accuracy"]
-        if not self.curve or self.curve[-1]["epoch"] != progress:
-            self.curve.append(point)
-            if len(self.curve) > MAX_CURVE_POINTS:
-                self.curve = self.curve[::2]
-        frame["point"] = point
+        if fresh or now >= self.next_evaluation:
+            started = time.perf_counter()
+            point = {"epoch": progress}
+            for split, (X, y) in self.samples.items():
+                result = twin.evaluate(X, y)
+                prefix = "" if split == "train" else "validation_"
+                point[prefix + "cost"], point[prefix + "accuracy"] = result["cost"], result["accuracy"]
+            if not self.curve or self.curve[-1]["epoch"] != progress:
+                self.curve.append(point)
+                if len(self.curve) > MAX_CURVE_POINTS:
+                    self.curve = self.curve[::2]
+            frame["point"] = point
+            if self.dataset.image_shape is not None:
+                frame["images"] = views.first_layer_images(twin, self.dataset.image_shape)
+            if self.dataset.n_classes <= 20:
+                X, y = self.samples.get("validation", self.samples["train"])
+                frame["confusion"] = views.confusion(twin, X, y, self.dataset.n_classes)
+            self.next_evaluation = now + (time.perf_counter() - started) / EVALUATION_SHARE
         frame["parameters"] = views.parameters(twin)
         X, y = self.samples["train"]
         rows = self.gradient_rng.integers(0, len(y), min(self.trainer.batch_size, len(y)))
         frame["gradients"] = views.gradients(twin, X[rows], y[rows])
         if self.extent is not None:
             frame["heatmaps"] = views.heat_maps(twin, self.extent)
-        if self.dataset.image_shape is not None and (self.frames % 10 == 1 or not state["running"]):
-            frame["images"] = views.first_layer_images(twin, self.dataset.image_shape)
-        if self.dataset.n_classes <= 20 and (self.frames % 5 == 1 or not state["running"]):
-            X, y = self.samples.get("validation", self.samples["train"])
-            frame["confusion"] = views.confusion(twin, X, y, self.dataset.n_classes)
         return frame
 
     def curve_so_far(self):

@@ -17,8 +17,8 @@ MAX_IMAGES = 32           # first-layer neurons shown as images
 def layer_activations(network, X):
     """[a^0 = X, a^1, ..., a^L] for the rows of X, from the network's own forward pass."""
     X = np.ascontiguousarray(X, dtype=network.dtype)
-    _, activations, _ = network._forward(X, network._workspace(len(X)))  # TODO(issue 10): public forward
-    return [X] + [a.copy() for a in activations[1:]]
+    workspace = network.forward(X, network.workspace(len(X)))
+    return [X] + [a.copy() for a in workspace.activations[1:]]
 
 
 def to_bytes(values, activation):

@@ -88,6 +88,10 @@ export class TrainView {
     bind("net-output", "network", "output", "text");
     bind("net-cost", "network", "cost", "text");
     bind("net-init", "network", "init", "text");
+    for (const [option, help] of Object.entries(options.help || {})) {    // bprop's table of training options
+      const input = document.getElementById(`opt-${option}`);
+      if (input) input.closest("label").title = help;
+    }
     for (const option of ["optimizer", "learning_rate", "momentum", "batch_size", "l2", "dropout", "seed", "speed"]) {
       bind(`opt-${option}`, "training", option, option === "optimizer" ? "text" :
            ["batch_size", "seed"].includes(option) ? "int" : "float");
@@ -268,9 +272,11 @@ export class TrainView {
     document.getElementById("play").textContent = this.running ? "❚❚ Pause" : "▶ Play";
     document.getElementById("epoch").textContent = frame.epoch.toFixed(2);
     document.getElementById("batches").textContent = String(frame.batches);
-    document.getElementById("cost").textContent = format(frame.point.cost, 4);
-    document.getElementById("val-accuracy").textContent = frame.point.validation_accuracy == null
-      ? "–" : `${(100 * frame.point.validation_accuracy).toFixed(1)}%`;
+    if (frame.point) {
+      document.getElementById("cost").textContent = format(frame.point.cost, 4);
+      document.getElementById("val-accuracy").textContent = frame.point.validation_accuracy == null
+        ? "–" : `${(100 * frame.point.validation_accuracy).toFixed(1)}%`;
+    }
     document.getElementById("rate").textContent = this.running ? `${this.frameTimes.length} updates/s` : "";
     if (frame.state.error) say(frame.state.error, true);
     this.drawFrame(frame);
