@@ -180,3 +180,35 @@ def test_a_malformed_request_gets_400_and_the_server_keeps_serving(page, url):
     assert "learning_rate" in page.inner_text("#message") and "defaults" in page.inner_text("#message")
     assert page.input_value("#opt-learning_rate") == "0.1"
     page.problems = [p for p in page.problems if "status of 400" not in p]   # the refusals asked for
+
+
+def test_a_csv_file_uploaded_in_the_page_trains(page, url, tmp_path):
+    rows = ["x,y,kind"] + [f"{(i % 10) / 10},{((i * 7) % 10) / 10},{'a' if (i % 10) < 5 else 'b'}" for i in range(120)]
+    (tmp_path / "mine.csv").write_text("\n".join(rows) + "\n")
+    page.goto(url)
+    first_frame(page)
+    page.set_input_files("#upload", str(tmp_path / "mine.csv"))
+    page.wait_for_function("document.getElementById('message').textContent.includes('2 features, 2 classes')")
+    page.wait_for_function("location.search.includes('data=upload')")
+    page.click("#one-epoch")
+    page.wait_for_function("parseFloat(document.getElementById('epoch').textContent) === 1")
+    assert page.locator("#plane-box").is_visible()      # two features: drawn in the plane
+
+
+def test_closing_the_tab_stops_its_training(browser, url):
+    from playground_helpers import Client, wait_for
+
+    page = browser.new_page()
+    page.goto(url + "?speed=0")
+    first_frame(page)
+    page.click("#play")
+    page.wait_for_function("parseInt(document.getElementById('batches').textContent) > 0")
+    session_id = page.evaluate("playground.train.id")
+    page.close(run_before_unload=True)
+    client = Client(url)
+
+    def gone():
+        status, _, _ = client.post(f"/api/session/{session_id}/control", {"action": "pause"})
+        return status == 404
+
+    wait_for(gone, timeout=30, what="the closed tab's session to stop")

@@ -35,6 +35,11 @@ export function say(text, isError = false) {
   const element = document.getElementById("message");
   element.textContent = text || "";
   element.style.color = isError ? "#ffb3a7" : "#ffd7a0";
+  element.dataset.error = isError ? "yes" : "";
+}
+
+export function clearError() {        // a success clears an error message, not news
+  if (document.getElementById("message").dataset.error) say("");
 }
 
 // TensorFlow Playground's palette: orange for -1, white for 0, blue for +1.

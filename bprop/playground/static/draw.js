@@ -1,5 +1,5 @@
 // Draw: a digit drawn with mouse or finger, what the network sees, its probabilities and layers.
-import {api, css, element, format, say} from "./common.js";
+import {api, clearError, css, element, format, say} from "./common.js";
 
 export class DrawView {
   constructor(app) {
@@ -89,7 +89,7 @@ export class DrawView {
     try {
       const result = await api(`/api/session/${id}/draw`, {image: this.pad.toDataURL("image/png")});
       this.show(result);
-      say("");
+      clearError();
     } catch (error) {
       say(error.message, true);
     } finally {

@@ -100,8 +100,8 @@ export function drawNetwork(canvas, spec) {
     }
     if (sizes[l] > MAX_SHOWN) {
       context.fillStyle = "#666"; context.font = "12px system-ui, sans-serif";
-      const text = `+${sizes[l] - MAX_SHOWN} more`;
-      context.fillText(text, x - context.measureText(text).width / 2, row(l, shown[l]) + 4);
+      const text = `+${sizes[l] - MAX_SHOWN} more`, w = context.measureText(text).width;
+      context.fillText(text, Math.max(2, Math.min(width - w - 2, x - w / 2)), row(l, shown[l]) + 4);
     }
   }
   return hits;

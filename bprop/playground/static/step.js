@@ -1,7 +1,7 @@
 // Step: one backpropagation step, one stage per click. Every number is a value of the trace
 // the server computed with bprop.trace (the JSON of `bprop trace --format json`); this file
 // only chooses which ones to show and writes them into the equations.
-import {api, download, element, format, say} from "./common.js";
+import {api, clearError, download, element, format, say} from "./common.js";
 import {canvasPoint, drawNetwork, nearestEdge} from "./netdraw.js";
 
 const SIGMA = {sigmoid: "σ", tanh: "tanh", relu: "relu", leaky_relu: "leaky_relu", identity: "id", softmax: "softmax"};
@@ -51,10 +51,11 @@ export class StepView {
     document.getElementById("step-markdown").addEventListener("click", () => this.download("markdown", "md"));
     document.getElementById("step-latex").addEventListener("click", () => this.download("latex", "tex"));
     document.getElementById("step-canvas").addEventListener("click", event => this.clickEdge(event));
-    this.ready = this.run();
   }
 
-  shown() { this.render(); }
+  shown() {                             // the first look at Step runs its trace
+    if (!this.started) { this.started = true; this.run(); } else this.render();
+  }
 
   async run(weight = null) {
     try {
@@ -65,7 +66,7 @@ export class StepView {
       this.stage = Math.max(0, Math.min(this.stage, this.stages.length - 1));
       this.buildEditor();
       this.render();
-      say("");
+      clearError();
     } catch (error) {
       say(error.message, true);
     }
@@ -118,10 +119,11 @@ export class StepView {
       if (l === 0) return [`x=${this.f(t.x[i][j])}`];
       const layer = t.layers[l - 1];
       if (stage.kind === "forward" && l > stage.l) return [];
-      if (reverse) {
-        const lines = layer.sigma_prime ? [`×σ'=${this.f(layer.sigma_prime[i][j])}`] : ["×∂a/∂z"];
-        if (l >= deltaFrom) lines.push(`δ=${this.f(layer.delta[i][j])}`);
-        return lines;
+      if (reverse) {   // Li Hung-yi's picture: each neuron an amplifier σ'(z) on what flows back into it
+        if (l < deltaFrom) return [layer.sigma_prime ? `×σ'=${this.f(layer.sigma_prime[i][j])}` : "×∂a/∂z"];
+        return [`${l === L ? "∂C/∂a" : "in"}=${this.f(layer.upstream[i][j])}`,
+                layer.sigma_prime ? `×σ'=${this.f(layer.sigma_prime[i][j])}` : "×∂a/∂z",
+                `δ=${this.f(layer.delta[i][j])}`];
       }
       const lines = [`z=${this.f(layer.z[i][j])}`, `a=${this.f(layer.a[i][j])}`];
       if (stage.kind === "cost" && l === L) lines.push(`y=${this.f(t.y[i][j])}`);

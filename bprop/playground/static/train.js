@@ -1,6 +1,6 @@
 // Train: choose data, network and options; watch bprop's trainer learn, live.
 // Every number drawn here arrives from the server, computed by bprop's own code.
-import {api, element, format, picture, say, css} from "./common.js";
+import {api, clearError, element, format, picture, say, css} from "./common.js";
 import {drawNetwork} from "./netdraw.js";
 import {lineChart} from "./plot.js";
 
@@ -202,7 +202,7 @@ export class TrainView {
     if (this.events) { this.events.close(); this.events = null; }
     try {
       const info = await api("/api/session", {config: this.config, use_model: this.useModel, replace: this.id});
-      say("");
+      clearError();
       this.id = info.id;
       this.info = info;
       this.config = info.config;
