@@ -20,6 +20,8 @@ FEATURES = {
     "the digits data set": ("sklearn", "scikit-learn", "cli",
                             "choose another --dataset (mnist, fashion-mnist, csv:PATH, npz:PATH)"),
     "reading images": ("PIL", "pillow", "cli", "give .npy or .csv rows"),
+    "drawing a digit in the playground": ("PIL", "pillow", "playground", None),
+    "the playground's digits data set": ("sklearn", "scikit-learn", "playground", "choose another data set"),
     "running a sweep": ("distributed", "dask[distributed]", "sweep", None),
     "reading a YAML sweep spec": ("yaml", "pyyaml", "sweep", "write the spec as JSON (.json)"),
 }

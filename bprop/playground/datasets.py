@@ -43,8 +43,11 @@ def load(data):
 
         dataset = make_toy(name, data["n"], data["noise"], data["validation"], data["seed"])
     else:
+        from bprop import extras
         from bprop.data import load_dataset
 
+        if name == "digits":
+            extras.require("the playground's digits data set")
         dataset = load_dataset(name, download=False, progress=False)
     with _lock:
         _cache[key] = dataset

@@ -22,8 +22,10 @@ def decode(data_url):
 
 def pixels(png, n_features):
     """The network's input for the drawing: what ``bprop predict`` makes of the same PNG file."""
+    from bprop import extras
     from bprop.inputs import read_image
 
+    extras.require("drawing a digit in the playground")
     if n_features < 4 or int(round(n_features ** 0.5)) ** 2 != n_features:
         raise InputError(f"this network takes {n_features} inputs, not a square image; "
                          f"train on digits or MNIST (or load an image model) to draw")

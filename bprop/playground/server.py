@@ -285,13 +285,13 @@ class Handler(BaseHTTPRequestHandler):
                 pause = sent_at + 1.0 / MAX_FRAMES_PER_SECOND - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
+                sent_at = time.perf_counter()   # frames start 1/MAX_FRAMES_PER_SECOND apart
                 seen = session.version
                 frame = session.frame()
                 if first:
                     frame["curve"], first = session.curve_so_far(), False
                 self.wfile.write(b"data: " + json.dumps(frame, allow_nan=False).encode() + b"\n\n")
                 self.wfile.flush()
-                sent_at = time.perf_counter()
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         finally:  # the tab is gone (or the session replaced): its training stops

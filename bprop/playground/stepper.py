@@ -18,7 +18,7 @@ def examples():
     import json
     from importlib import resources
 
-    from bprop import tracing_sources
+    from bprop.tracing import sources as tracing_sources
 
     folder = resources.files("bprop") / "examples"
     return {name: json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
@@ -27,7 +27,7 @@ def examples():
 
 def run(spec):
     """The Trace of the step ``spec`` describes, checked against the limits first."""
-    from bprop import tracing_sources
+    from bprop.tracing import sources as tracing_sources
     from bprop.tracing import trace
 
     if not isinstance(spec, dict):
