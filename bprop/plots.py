@@ -59,13 +59,14 @@ def confusion_matrix(matrix, class_names, path, title="Confusion matrix (test se
     """Counts of true class (rows) against predicted class (columns)."""
     plt = pyplot()
     n = len(class_names)
-    size = max(4.5, 0.55 * n + 2)
+    size = min(max(4.5, 0.55 * n + 2), 16)  # at most 16 inches, however many classes
     figure, axis = plt.subplots(figsize=(size + 1, size))
     image = axis.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
-    axis.set_xticks(range(n), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0,
-                    ha="right" if max(map(len, class_names)) > 2 else "center")
-    axis.set_yticks(range(n), class_names)
+    if n <= 50:  # more names than that would not be readable: the axes count the classes instead
+        axis.set_xticks(range(n), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0,
+                        ha="right" if max(map(len, class_names)) > 2 else "center")
+        axis.set_yticks(range(n), class_names)
     axis.set_xlabel("predicted class")
     axis.set_ylabel("true class")
     threshold = matrix.max() / 2 if matrix.size else 0

@@ -296,3 +296,16 @@ def test_an_allocation_that_fails_anyway_is_one_line():
                             capture_output=True, text=True, env=env, preexec_fn=_limited(3 << 29), timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith("bprop gradcheck: error: out of memory")
+
+
+def test_a_confusion_matrix_of_thousands_of_classes_is_a_bounded_picture(tmp_path):
+    from PIL import Image
+
+    from bprop import plots
+
+    n = 3000  # the CSV whose "label" was an ID: the run died drawing this
+    matrix = np.zeros((n, n), dtype=np.int64)
+    matrix[np.arange(n), np.arange(n)] = 1
+    plots.confusion_matrix(matrix, [str(k) for k in range(n)], tmp_path / "cm.png")
+    with Image.open(tmp_path / "cm.png") as image:
+        assert max(image.size) <= 17 * 110  # at most 17 inches at the saved 110 dpi
