@@ -309,3 +309,16 @@ def test_a_confusion_matrix_of_thousands_of_classes_is_a_bounded_picture(tmp_pat
     plots.confusion_matrix(matrix, [str(k) for k in range(n)], tmp_path / "cm.png")
     with Image.open(tmp_path / "cm.png") as image:
         assert max(image.size) <= 17 * 110  # at most 17 inches at the saved 110 dpi
+
+
+def test_a_csv_data_set_larger_than_memory_can_parse_is_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n" + "0.5,0.25,1\n0.125,0.75,0\n" * 50000)  # 1.2 MB of text
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(10 ** 7))
+    from bprop.data import load_dataset, tabular  # noqa: F401 -- imported before measuring
+
+    error, peak = _peak_during(load_dataset, f"csv:{path}")
+    assert isinstance(error, DataError) and "needs 14.4 MB of memory" in str(error)
+    assert "npz:PATH" in str(error) and peak < 2 << 20  # parsing it would have taken ~13 MB
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(10 ** 8))
+    assert load_dataset(f"csv:{path}").n_features == 2

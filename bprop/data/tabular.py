@@ -1,10 +1,12 @@
 """Numeric CSV files: one example per row, one column of class labels."""
 import csv
+import os
 
 import numpy as np
 
+from bprop import memory
 from bprop.data.dataset import Dataset, check_features, encode_labels, opening, split_shuffled
-from bprop.errors import DataError
+from bprop.errors import DataError, InputError
 
 __all__ = ["load_csv"]
 
@@ -71,10 +73,22 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
     return Dataset(name, train, validation, test, class_names=class_names, source=path)
 
 
+# Parsed in memory, a CSV's cells take about 11 bytes per byte of text (measured: 100,000
+# rows of 11 numbers, 9.2 MB of text, peaked at 98.5 MB while loading).
+MEMORY_PER_BYTE = 12
+
+
 def _read_rows(path):
     """(line number, cells) of every non-blank row."""
     with opening(path, "a CSV file"):
         handle = open(path, newline="", encoding="utf-8-sig")
+    try:
+        memory.require(MEMORY_PER_BYTE * os.fstat(handle.fileno()).st_size,
+                       f"reading {path} (about {MEMORY_PER_BYTE} bytes of memory per byte of CSV text)",
+                       "save the data with np.savez and load it as npz:PATH")
+    except InputError as error:
+        handle.close()
+        raise DataError(str(error)) from None
     try:
         with handle:
             reader = csv.reader(handle)
