@@ -160,7 +160,7 @@ def main(argv=None):
     process = subprocess.Popen([sys.executable, "-m", "bprop", "playground", "--no-browser"],
                                stdout=subprocess.PIPE, text=True)
     base = re.search(r"http://\S+/", process.stdout.readline()).group(0)
-    results = {}
+    results = {"load_average_before": os.getloadavg()}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
@@ -175,11 +175,16 @@ def main(argv=None):
                     print(f"{name}: skipped ({error})")
                     continue
                 alone, paged, rates = [], [], []
-                for _ in range(args.repeats):
-                    alone.append(fit_alone(raw, args.seconds))
-                    speed, rate = with_page(browser, base, raw, args.seconds, n_train, config["training"]["batch_size"])
-                    paged.append(speed)
-                    rates.append(rate)
+                fit_alone(raw, 1.0)                          # warm up: numba's caches, the data files
+                for repeat in range(args.repeats):           # interleaved, the order alternating
+                    for which in (("alone", "page") if repeat % 2 == 0 else ("page", "alone")):
+                        if which == "alone":
+                            alone.append(fit_alone(raw, args.seconds))
+                        else:
+                            speed, rate = with_page(browser, base, raw, args.seconds, n_train,
+                                                    config["training"]["batch_size"])
+                            paged.append(speed)
+                            rates.append(rate)
                 trip, post = round_trip(base, raw)
                 results[name] = {
                     "fit_alone_examples_per_second": statistics.median(alone),
@@ -199,6 +204,7 @@ def main(argv=None):
     finally:
         process.terminate()
         process.wait(timeout=10)
+    results["load_average_after"] = os.getloadavg()
     print(json.dumps(results, indent=1))
 
 

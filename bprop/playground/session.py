@@ -1,10 +1,11 @@
 """One page's training: a network, its data, and bprop's own Trainer running in a thread.
 
-The trainer runs exactly as ``fit`` runs it; a ``Callback`` after each mini-batch is the
-only addition. It copies the parameters out every ``PUBLISH_EVERY`` seconds (the page
-draws from the copy, on a twin network, in another thread) and holds the loop when the
-page asks for a pause, one mini-batch or one epoch. Everything the page sees is computed
-from a published copy, so drawing never touches the network being trained.
+The trainer runs as ``fit`` runs it; a ``Callback`` is the only addition. It copies the
+parameters out every ``PUBLISH_EVERY`` seconds (the page draws from the copy, on a twin
+network, in another thread) and stops the trainer's run when the page asks for a pause,
+one mini-batch or one epoch; the next run continues exactly where it stopped. Everything
+the page sees is computed from a published copy, so drawing never touches the network
+being trained.
 """
 import threading
 import time
@@ -22,6 +23,7 @@ SAMPLE = 1000             # examples of each split the live curves are evaluated
 EVALUATION_SHARE = 0.05   # of the wall time, at most, spent evaluating curves while training
 MAX_CURVE_POINTS = 2000   # older points are thinned to keep the page's curve small
 MODES = ("play", "pause", "batch", "epoch")
+LONG_EPOCH = 100          # mini-batches: longer epochs are watched after every mini-batch
 
 
 class Session:
@@ -57,7 +59,9 @@ class Session:
             network = Network(sizes, [*network_options["activations"], network_options["output"]],
                               network_options["cost"], init=init, dtype=dtype, seed=training["seed"])
         self.network = network
-        self.trainer = Trainer(network, epochs=MAX_EPOCHS, callbacks=[_Control(self)], **training)
+        self.trainer = Trainer(network, epochs=MAX_EPOCHS, **training)
+        self.n_batches = -(-len(dataset.train[1]) // min(self.trainer.batch_size, len(dataset.train[1])))
+        self.per_batch = False
         X, y = dataset.train
         # The targets pass the library's checks now, so a bad pairing is a 400, not a dead thread.
         network.evaluate(X[:2], y[:2])
@@ -144,9 +148,30 @@ class Session:
             self.lock.notify_all()
 
     def _train(self):
+        """Run the trainer whenever the page wants it running; pauses happen between runs.
+
+        ``Trainer.run`` continues where the last run stopped (its state is its own). A run
+        stops (``trainer.stop``) at a pause, at the end of the step the page asked for, or
+        to change how closely it is watched: after every mini-batch (one mini-batch at a
+        time, or epochs longer than ``LONG_EPOCH`` mini-batches, so the page still updates
+        ten times a second) or only after each epoch, which lets the trainer run a whole
+        epoch as one compiled loop, as ``fit`` does.
+        """
         dataset = self.dataset
         try:
-            self.trainer.run(*dataset.train, validation_data=dataset.validation)
+            while True:
+                with self.lock:
+                    while self.mode == "pause" and not (self.closed or self.halting):
+                        self.lock.wait()
+                    if self.closed or self.halting:
+                        break
+                    self.per_batch = self._wants_per_batch()
+                self.trainer.callbacks = [_BatchControl(self) if self.per_batch else _EpochControl(self)]
+                self.trainer.stop = False
+                self.trainer.run(*dataset.train, validation_data=dataset.validation)
+                if self.trainer.epoch >= self.trainer.epochs:
+                    self.error = f"trained the most epochs the playground runs ({self.trainer.epochs}); press reset"
+                    break
         except BpropError as error:   # divergence: the trainer restored the last finite weights
             self.error = str(error)
         except Exception as error:    # a bug: keep the server and the network, say what happened
@@ -154,39 +179,44 @@ class Session:
         with self.lock:
             self.finished = not (self.closed or self.halting)
             self.mode = "pause"
+            self.thread = None if self.finished else self.thread
         self._publish()
 
+    def _wants_per_batch(self):
+        return self.mode == "batch" or self.n_batches > LONG_EPOCH
+
     # ---- called by the trainer's thread -----------------------------------------------
-    def _after_batch(self, trainer, batch, n_batches):
-        self.batches += 1
-        self.progress = trainer.epoch + (batch + 1) / n_batches
+    def _count(self, trainer):
+        self.batches = trainer.epoch * self.n_batches + trainer.batch
+        self.progress = trainer.epoch + trainer.batch / self.n_batches
+
+    def _after_batch(self, trainer):
+        self._count(trainer)
         self._step_done("batch")
-        self._hold(trainer)
+        self._stop_if_needed(trainer)
 
     def _after_epoch(self, trainer, record):
         self.history.append(dict(record))
+        self._count(trainer)
         if self.speed and self.mode == "play":
             time.sleep(1.0 / self.speed)
         self._step_done("epoch")
-        self._hold(trainer)
+        self._stop_if_needed(trainer, epoch_end=True)
 
     def _step_done(self, step):
         """Publish when due, and always before pausing at the end of the step the page asked for."""
-        stepping = self.mode == step
-        if stepping or time.perf_counter() >= self.next_publish:
-            self._publish()
-        if stepping:
-            with self.lock:
+        if self.mode == step:
+            with self.lock:             # one new version: the step's parameters, paused
                 if self.mode == step:
                     self.mode = "pause"
-                    self.version += 1
-                    self.lock.notify_all()
+                self._publish()
+        elif time.perf_counter() >= self.next_publish:
+            self._publish()
 
-    def _hold(self, trainer):
+    def _stop_if_needed(self, trainer, epoch_end=False):
         with self.lock:
-            while self.mode == "pause" and not (self.closed or self.halting):
-                self.lock.wait()
-            if self.closed or self.halting:
+            if self.mode == "pause" or self.closed or self.halting or \
+                    (epoch_end and self._wants_per_batch() != self.per_batch):
                 trainer.stop = True
 
     def _publish(self):
@@ -271,17 +301,21 @@ class Session:
             self.twin.save(path)
 
 
-class _Control(Callback):
-    """The trainer's hooks into the session: publish, pause, stop."""
+class _EpochControl(Callback):
+    """The trainer's hook into the session after each epoch: publish, pause, stop."""
 
     def __init__(self, session):
         self.session = session
 
-    def on_batch_end(self, trainer, batch, n_batches):
-        self.session._after_batch(trainer, batch, n_batches)
-
     def on_epoch_end(self, trainer, record):
         self.session._after_epoch(trainer, record)
+
+
+class _BatchControl(_EpochControl):
+    """The same after every mini-batch too (the trainer then steps batch by batch)."""
+
+    def on_batch_end(self, trainer, batch, n_batches):
+        self.session._after_batch(trainer)
 
 
 def _copy(network):
