@@ -129,7 +129,7 @@ def test_one_mini_batch_trains_exactly_one_and_pauses(client, server):
     client.json("POST", f"/api/session/{info['id']}/control", {"action": "epoch"})
     n_batches = -(-info["data"]["train"] // info["config"]["training"]["batch_size"])
     wait_for(lambda: session.batches == n_batches and session.mode == "pause", what="the end of the epoch")
-    assert len(session.history) == 1
+    assert session.last_record["epoch"] == 1 and len(session.trainer.history) == 1
 
 
 def test_reset_replays_the_same_run_exactly(client, server):
@@ -190,7 +190,7 @@ def test_the_trained_model_downloads_loadable_by_bprop_load(client, server, tmp_
     info = new_session(client)
     session = server.playground.session(info["id"])
     client.json("POST", f"/api/session/{info['id']}/control", {"action": "epoch"})
-    wait_for(lambda: len(session.history) == 1 and session.mode == "pause", what="an epoch")
+    wait_for(lambda: session.last_record is not None and session.mode == "pause", what="an epoch")
     status, _, body = client.get(f"/api/session/{info['id']}/model.npz")
     assert status == 200
     (tmp_path / "model.npz").write_bytes(body)
@@ -289,3 +289,16 @@ def test_drawing_works_on_a_loaded_model(tmp_path):
     x = np.array(result["input"])
     np.testing.assert_allclose(result["layers"][-1], net.predict_proba(x[None])[0], atol=1e-4)
     assert result["classes"] == ["0", "1", "2"] and len(x) == 16
+
+
+def test_thousands_of_epochs_keep_memory_bounded(client, server):
+    from bprop.playground.session import KEPT_RECORDS
+
+    info = new_session(client, data={"name": "xor", "n": 8, "validation": 0.25}, training={"speed": 0})
+    session = server.playground.session(info["id"])
+    client.json("POST", f"/api/session/{info['id']}/control", {"action": "play"})
+    wait_for(lambda: session.last_record is not None and session.last_record["epoch"] > 2 * KEPT_RECORDS + 10,
+             timeout=120, what="many epochs")
+    client.json("POST", f"/api/session/{info['id']}/control", {"action": "pause"})
+    assert len(session.trainer.history) <= 2 * KEPT_RECORDS
+    assert session.trainer.history[-1]["epoch"] == session.trainer.epoch

@@ -19,7 +19,14 @@ def add_parser(subparsers):
 
 
 def run(args):
+    import os
     import sys
+
+    # One BLAS thread per calling thread: the trainer's thread and the page's drawing thread
+    # (and the browser) then share the cores instead of oversubscribing them with BLAS's
+    # spinning workers. Set before NumPy loads; a value the user set is left alone.
+    if not any(name in os.environ for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
     from bprop.errors import InputError
     from bprop.playground.launch import open_model, start

@@ -23,6 +23,7 @@ SAMPLE = 1000             # examples of each split the live curves are evaluated
 EVALUATION_SHARE = 0.05   # of the wall time, at most, spent evaluating curves while training
 MAX_CURVE_POINTS = 2000   # older points are thinned to keep the page's curve small
 MODES = ("play", "pause", "batch", "epoch")
+KEPT_RECORDS = 1000       # epochs of the trainer's history kept (the page shows the last)
 LONG_EPOCH = 100          # mini-batches: longer epochs are watched after every mini-batch
 
 
@@ -81,7 +82,7 @@ class Session:
         self.progress = 0.0           # epochs done, with the fraction of the current one
         self.batches = 0
         self.examples = 0
-        self.history = []
+        self.last_record = None       # the trainer's record of the last epoch finished
         self.curve = []
         self.version = 0
         self.next_evaluation = 0.0
@@ -196,7 +197,9 @@ class Session:
         self._stop_if_needed(trainer)
 
     def _after_epoch(self, trainer, record):
-        self.history.append(dict(record))
+        self.last_record = dict(record)
+        if len(trainer.history) > 2 * KEPT_RECORDS:   # thousands of toy epochs a second: keep memory bounded
+            del trainer.history[:-KEPT_RECORDS]
         self._count(trainer)
         if self.speed and self.mode == "play":
             time.sleep(1.0 / self.speed)
@@ -223,7 +226,7 @@ class Session:
         """Copy the parameters out for the page (in the training thread, between mini-batches)."""
         weights, biases = self.network.copy_parameters()
         with self.lock:
-            self.published = (weights, biases, self.progress, self.batches, len(self.history))
+            self.published = (weights, biases, self.progress, self.batches, self.last_record)
             self.version += 1
             self.lock.notify_all()
         self.next_publish = time.perf_counter() + PUBLISH_EVERY
@@ -239,21 +242,21 @@ class Session:
     def frame(self):
         """What the page draws now: progress, a curve point, the parameters, heat maps, ..."""
         with self.lock:
-            weights, biases, progress, batches, n_history = self.published
+            weights, biases, progress, batches, record = self.published
             state = {"mode": self.mode, "running": self.mode != "pause", "error": self.error,
                      "finished": self.finished}
         with self.twin_lock:
             self.twin.set_parameters(weights, biases)
-            return self._frame(self.twin, state, progress, batches, n_history)
+            return self._frame(self.twin, state, progress, batches, record)
 
-    def _frame(self, twin, state, progress, batches, n_history):
-        """The frame at the published weights. Evaluating the curves, the confusion matrix and
-        the first layer's images is paced so that it takes at most ``EVALUATION_SHARE`` of the
+    def _frame(self, twin, state, progress, batches, record):
+        """The frame at the published weights. Evaluating the curves, the confusion matrix,
+        the first layer's images and ∂C/∂w is paced so that it takes at most ``EVALUATION_SHARE`` of the
         time while training (every frame on toy data, every second or so on MNIST)."""
         now = time.perf_counter()
         fresh = not state["running"]
         frame = {"state": state, "epoch": progress, "batches": batches,
-                 "history": self.history[max(0, n_history - 1):n_history]}
+                 "history": [] if record is None else [record]}
         if fresh or now >= self.next_evaluation:
             started = time.perf_counter()
             point = {"epoch": progress}
@@ -271,11 +274,11 @@ class Session:
             if self.dataset.n_classes <= 20:
                 X, y = self.samples.get("validation", self.samples["train"])
                 frame["confusion"] = views.confusion(twin, X, y, self.dataset.n_classes)
+            X, y = self.samples["train"]
+            rows = self.gradient_rng.integers(0, len(y), min(self.trainer.batch_size, len(y)))
+            frame["gradients"] = views.gradients(twin, X[rows], y[rows])
             self.next_evaluation = now + (time.perf_counter() - started) / EVALUATION_SHARE
         frame["parameters"] = views.parameters(twin)
-        X, y = self.samples["train"]
-        rows = self.gradient_rng.integers(0, len(y), min(self.trainer.batch_size, len(y)))
-        frame["gradients"] = views.gradients(twin, X[rows], y[rows])
         if self.extent is not None:
             frame["heatmaps"] = views.heat_maps(twin, self.extent)
         return frame

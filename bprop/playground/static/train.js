@@ -210,6 +210,7 @@ export class TrainView {
       this.rememberConfig();
       this.curve = [];
       this.lastFrame = null;
+      this.gradients = null;
       document.getElementById("download-model").href = `/api/session/${this.id}/model.npz`;
       this.setupPanels();
       this.connect();
@@ -287,7 +288,8 @@ export class TrainView {
     if (!frame) return;
     const sizes = this.info.network.sizes;
     const showGradients = document.getElementById("show-gradients").checked;
-    const edges = showGradients ? frame.gradients : frame.parameters.weights;
+    if (frame.gradients) this.gradients = frame.gradients;     // paced by the server, like the curves
+    const edges = (showGradients ? this.gradients : frame.parameters.weights) || [];
     let maps = [];
     if (frame.heatmaps) {
       const grid = frame.heatmaps.grid;
