@@ -6,6 +6,7 @@ own), and has ``build(recipe, seed)``, ``train(model, X, y, epochs)`` and
 training call does, nothing of the set-up.
 """
 import inspect
+import os
 
 import numpy as np
 
@@ -105,11 +106,11 @@ class TorchImplementation:
     def __init__(self):
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
         self.torch = torch
 
     def notes(self, recipe):
-        return ["2 threads; mini-batches gathered from a randperm, no DataLoader; "
+        return [f"{self.torch.get_num_threads()} threads; mini-batches gathered from a randperm, no DataLoader; "
                 "init copied from the recipe's scale"]
 
     def blas(self):

@@ -44,7 +44,7 @@ def settings_from(args):
     settings["recipes"] = _names(args.recipes, R.ALL_RECIPES, "recipe")
     settings["implementations"] = _names(args.implementations, R.IMPLEMENTATIONS, "implementation")
     settings.update(quick=args.quick, data=args.data, seed=args.seed,
-                    unset_openblas_env=args.unset_openblas_env)
+                    unset_openblas_env=args.unset_openblas_env, threads=getattr(args, "threads", None))
     return settings
 
 
@@ -63,7 +63,7 @@ def run_benchmark(args):
     """Run everything ``args`` asks for; print the table, write the JSON, return the report."""
     settings = settings_from(args)
     json_path = Path(args.json) if args.json else ROOT / "benchmarks" / "results" / "latest.json"
-    env = _worker_environment(settings["unset_openblas_env"])
+    env = _worker_environment(settings["unset_openblas_env"], settings["threads"])
     available = {name: _available(name) for name in settings["implementations"]}
     report = {
         "schema": 1,
@@ -75,6 +75,7 @@ def run_benchmark(args):
         "environment": {
             **{name: os.environ.get(name) for name in OPENBLAS_VARIABLES},
             "unset_for_workers": settings["unset_openblas_env"],
+            "threads": settings["threads"] or "each library's default (PyTorch: 2)",
         },
         "isolation": (f"each implementation runs in its own subprocess, {settings['pause']:g} s pause "
                       "between subprocesses; repeats interleaved, order rotated each repeat; "
@@ -274,8 +275,20 @@ def _wait_until_idle(max_wait, window=0.5):
     return time.perf_counter() - start
 
 
-def _worker_environment(unset_openblas):
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS", "BENCH_THREADS")
+
+
+def _worker_environment(unset_openblas, threads=None):
+    """The workers' environment: the OpenBLAS variables kept or unset, and with ``threads``
+    every library held to that many threads (BLAS, OpenMP, numba, PyTorch, XLA)."""
     env = dict(os.environ)
+    if threads:
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+        if threads == 1:
+            env["XLA_FLAGS"] = " ".join(filter(None, [env.get("XLA_FLAGS"),
+                                                      "--xla_cpu_multi_thread_eigen=false",
+                                                      "intra_op_parallelism_threads=1"]))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     if unset_openblas:
         for name in OPENBLAS_VARIABLES:
@@ -457,7 +470,8 @@ def format_table(report):
     lines.append(f"data: {d['source']} ({d['n_train']} train / {d['n_test']} test). {d['note']}")
     e = report["environment"]
     lines.append(f"OPENBLAS_CORETYPE={e['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={e['OPENBLAS_L2_SIZE']} "
-                 f"({'unset' if e['unset_for_workers'] else 'kept'} for the workers)")
+                 f"({'unset' if e['unset_for_workers'] else 'kept'} for the workers); threads: "
+                 f"{e.get('threads')}")
     lines.append(f"isolation: {report['isolation']}")
     s = report["settings"]
     lines.append(f"median of {s['repeats']} repeat(s), {s['epochs']} timed epoch(s) each"

@@ -58,6 +58,9 @@ def add_arguments(parser):
                              "during it (default 2; 0 with --quick)")
     parser.add_argument("--unset-openblas-env", action="store_true",
                         help="remove OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the workers' environment")
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="hold every library to this many threads (BLAS, OpenMP, numba, PyTorch, "
+                             "XLA); default: each library's own (PyTorch: 2)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one epoch, one repeat: a smoke run, not a measurement")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first repeat")
