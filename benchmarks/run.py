@@ -323,11 +323,15 @@ def _summarise_recipe(name, recipe, n_train, runs, skipped):
         scale = n_train / timed  # the per-example loop is timed on a subset
         per_epoch = [r["seconds_per_epoch"] * scale for r in ok]
         seconds = statistics.median(per_epoch)
+        cpu = _median([r.get("cpu_seconds_per_epoch", 0) * scale for r in ok])
         extra = _median([r["train_extra_rss_bytes"] for r in ok])
         entry = {
             "status": "ok",
             "seconds_per_epoch": seconds,
             "seconds_per_epoch_runs": per_epoch,
+            # CPU time of the worker's threads: with --threads 1 the work done, which other
+            # processes' load on a shared machine inflates far less than the wall time
+            "cpu_seconds_per_epoch": cpu,
             "examples_per_second": n_train / seconds,
             "gflops_exact": exact * n_train / seconds / 1e9,
             "gflops_six_n_weights": 6 * out["n_weights"] * n_train / seconds / 1e9,
@@ -366,9 +370,14 @@ def _summarise_recipe(name, recipe, n_train, runs, skipped):
         for impl, entry in out["results"].items():
             if entry.get("status") == "ok" and impl != "bprop":
                 entry["time_ratio_vs_bprop"] = entry["seconds_per_epoch"] / bprop["seconds_per_epoch"]
+            if entry.get("status") == "ok" and impl != "bprop" and bprop.get("cpu_seconds_per_epoch"):
+                entry["cpu_ratio_vs_bprop"] = entry["cpu_seconds_per_epoch"] / bprop["cpu_seconds_per_epoch"]
         if "fastest_jax" in out:
             out["fastest_jax"]["time_ratio_vs_bprop"] = (out["fastest_jax"]["seconds_per_epoch"]
                                                          / bprop["seconds_per_epoch"])
+            cpus = {impl: x["cpu_seconds_per_epoch"] for impl, x in jax.items() if x.get("cpu_seconds_per_epoch")}
+            if cpus and bprop.get("cpu_seconds_per_epoch"):
+                out["fastest_jax"]["cpu_ratio_vs_bprop"] = min(cpus.values()) / bprop["cpu_seconds_per_epoch"]
     return out
 
 
@@ -397,6 +406,13 @@ def _summary(report):
                       fastest.get("time_ratio_vs_bprop"), target)
                 continue
             check(f"{name}: {impl} time / bprop time", results.get(impl, {}).get("time_ratio_vs_bprop"), target)
+        if report["settings"].get("threads") == 1:  # the same targets in CPU time (see --threads)
+            for impl, target in R.SPEED_TARGETS.get(name, {}).items():
+                ratio = (rec.get("fastest_jax", {}) if impl == "jax" else results.get(impl, {})).get("cpu_ratio_vs_bprop")
+                check(f"{name}: {impl} CPU time / bprop CPU time (1 thread each)", ratio, target)
+            floor = results.get("matmul_floor", {}).get("cpu_ratio_vs_bprop")
+            if name in R.FLOOR_TARGET and floor:
+                check(f"{name}: bprop CPU time / matmul-floor CPU time", 1 / floor, R.FLOOR_TARGET[name], at_least=False)
         if name in R.FLOOR_TARGET and results.get("matmul_floor", {}).get("time_ratio_vs_bprop"):
             check(f"{name}: bprop time / matmul-floor time", 1 / results["matmul_floor"]["time_ratio_vs_bprop"],
                   R.FLOOR_TARGET[name], at_least=False)
@@ -484,7 +500,8 @@ def format_table(report):
                      f"{statistics.median(loads):.2f} CPUs, max {max(loads):.2f}; {disturbed} run(s) "
                      f"above {BUSY_THRESHOLD} CPUs" + (" (timings of those runs are suspect)" if disturbed else ""))
     header = (f"{'recipe':<6} {'implementation':<16} {'s/epoch':>9} {'examples/s':>11} {'extra MB':>9} "
-              f"{'mem x':>6} {'GFLOP/s':>8} {'% matmul':>9} {'time/bprop':>11} {'test acc':>9}")
+              f"{'mem x':>6} {'GFLOP/s':>8} {'% matmul':>9} {'time/bprop':>11} {'test acc':>9} "
+              f"{'cpu s/ep':>9} {'cpu/bprop':>9}")
     notes = []
     for name, rec in report["recipes"].items():
         if name == "D":
@@ -504,7 +521,8 @@ def format_table(report):
                 f"{name:<6} {impl:<16} {x['seconds_per_epoch']:>9.3f} {x['examples_per_second']:>11,.0f} "
                 f"{x['train_extra_rss_mb']:>9.1f} {_fmt(x.get('memory_ratio'), '.2f'):>6} "
                 f"{x['gflops_exact']:>8.1f} {_fmt(_pct(x.get('fraction_of_matmul_rate')), '.0f'):>9} "
-                f"{_fmt(x.get('time_ratio_vs_bprop'), '.2f'):>11} {_fmt(x.get('test_accuracy'), '.4f'):>9}")
+                f"{_fmt(x.get('time_ratio_vs_bprop'), '.2f'):>11} {_fmt(x.get('test_accuracy'), '.4f'):>9} "
+                f"{_fmt(x.get('cpu_seconds_per_epoch'), '.3f'):>9} {_fmt(x.get('cpu_ratio_vs_bprop'), '.2f'):>9}")
             for note in x["notes"]:
                 notes.append(f"{name} {impl}: {note}")
             if x.get("blas"):

@@ -93,13 +93,15 @@ def main(spec_path):
         if hasattr(impl, "prepare"):
             impl.prepare(model, X_train, y_train)
         baseline, how = _reset_peak_rss()
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         impl.train(model, X_train, y_train, spec["epochs"])
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0  # every thread of this process
         peak = _peak_rss()
         result.update(
             seconds=elapsed,
             seconds_per_epoch=elapsed / spec["epochs"],
+            cpu_seconds_per_epoch=cpu / spec["epochs"],
             epochs=spec["epochs"],
             baseline_rss_bytes=baseline,
             peak_rss_bytes=peak,
