@@ -190,6 +190,7 @@ def test_a_csv_file_uploaded_in_the_page_trains(page, url, tmp_path):
     page.set_input_files("#upload", str(tmp_path / "mine.csv"))
     page.wait_for_function("document.getElementById('message').textContent.includes('2 features, 2 classes')")
     page.wait_for_function("location.search.includes('data=upload')")
+    page.wait_for_function("playground.train.info.data.name.startsWith('mine.csv')")   # its session is up
     page.click("#one-epoch")
     page.wait_for_function("parseFloat(document.getElementById('epoch').textContent) === 1")
     assert page.locator("#plane-box").is_visible()      # two features: drawn in the plane
