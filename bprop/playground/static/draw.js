@@ -130,7 +130,7 @@ export class DrawView {
       const bounded = ["sigmoid", "softmax"].includes(result.activations[l]);
       const cells = values.map((v, j) => {
         const cell = element("div", {class: "cell", title: `a^${l + 1}_${j} = ${format(v, 4)}`});
-        cell.style.background = css(bounded ? 2 * v - 1 : v / peak);
+        cell.style.background = css(bounded ? v : v / peak);    // probabilities: white 0 to blue 1
         return cell;
       });
       return element("div", {class: "act-layer"},
