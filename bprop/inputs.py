@@ -10,12 +10,16 @@ from bprop.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-def read_inputs(path, n_features):
-    """Rows of ``n_features`` float values read from ``path``, one example per row."""
-    return read_rows(path, n_features)[0]
+def read_inputs(path, n_features, image_format=None):
+    """Rows of ``n_features`` float values read from ``path``, one example per row.
+
+    A picture is prepared as ``image_format`` says the model's training images were made
+    (``bprop.images``); without one, a square input gets MNIST's proportions.
+    """
+    return read_rows(path, n_features, image_format)[0]
 
 
-def read_rows(path, n_features):
+def read_rows(path, n_features, image_format=None):
     """``(X, lines, header)``: the rows of ``path`` (as ``read_inputs``), the file's line
     number of each row for a CSV file (else None), and the CSV's skipped header line as
     ``(number, text)`` (else None)."""
@@ -26,7 +30,7 @@ def read_rows(path, n_features):
         raise DataError(f"{path}: no such file")
     lines = header = None
     if suffix in IMAGE_SUFFIXES:
-        X = read_image(path, n_features)[None, :]
+        X = read_image(path, n_features, image_format)[None, :]
     elif suffix == ".npy":
         X = _read_npy(path)
     elif suffix == ".csv":
@@ -47,24 +51,16 @@ def read_rows(path, n_features):
     return X, lines, header
 
 
-def read_image(path, n_features):
-    """An image as MNIST-like pixels: grayscale, square, [0, 1], light strokes on dark."""
-    side = int(round(np.sqrt(n_features)))
-    if side * side != n_features:
-        raise DataError(f"the model's {n_features} inputs are not a square image; give .npy or .csv rows")
-    from bprop import extras
+def read_image(path, n_features, image_format=None):
+    """A picture as the model's input pixels: light ink on dark, in [0, 1], MNIST-style."""
+    from bprop import images
 
-    Image = extras.load("reading images", "PIL.Image", error=DataError)
-    UnidentifiedImageError = Image.UnidentifiedImageError
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L").resize((side, side), Image.LANCZOS)
-            pixels = np.asarray(image, dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"{path} is not a readable image ({error})") from None
-    if pixels.mean() > 0.5:  # dark strokes on a light background: invert to MNIST's convention
-        pixels = 1.0 - pixels
-    return pixels.reshape(-1)
+    if image_format is None:
+        side = int(round(np.sqrt(n_features)))
+        if side * side != n_features:
+            raise DataError(f"the model's {n_features} inputs are not a square image; give .npy or .csv rows")
+        image_format = images.default_format((side, side))
+    return images.read_picture(path, image_format)
 
 
 def _read_npy(path):
