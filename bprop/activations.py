@@ -31,6 +31,10 @@ class Activation:
         """∂C/∂z = ∂C/∂a ⊙ σ'(z): the Hadamard product of BP1 and BP2."""
         return np.multiply(g, self.prime(z, a), out=out)
 
+    def parameters(self):
+        """The activation's own parameters (``{}`` for most), as saved with a model."""
+        return {}
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -88,12 +92,17 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """σ(z) = z for z > 0, else αz (α = 0.01);  σ'(z) = 1 for z > 0, else α."""
+    """σ(z) = z for z > 0, else αz (α = 0.01 unless given, 0 ≤ α < 1);  σ'(z) = 1 for z > 0, else α."""
 
     name = "leaky_relu"
 
     def __init__(self, alpha=0.01):
-        self.alpha = float(alpha)
+        from bprop import validation
+
+        self.alpha = validation.non_negative(alpha, "the leaky ReLU's slope alpha", upper=1, upper_open=True)
+
+    def parameters(self):
+        return {"alpha": self.alpha}
 
     def forward(self, z, out):
         if np.may_share_memory(z, out):  # αz into out would overwrite the z still needed
@@ -171,15 +180,22 @@ ACTIVATIONS = {
 }
 
 
-def get(name):
-    """The activation called ``name``; raises ValueError naming the choices."""
+def get(name, parameters=None):
+    """The activation called ``name``, built with ``parameters`` (e.g. ``{"alpha": 0.2}``).
+
+    Raises InputError naming the choices for an unknown name or parameter.
+    """
     if isinstance(name, Activation):
         return name
-    try:
-        return ACTIVATIONS[name]()
-    except (KeyError, TypeError):
-        from bprop.errors import InputError
+    from bprop.errors import InputError
 
+    try:
+        cls = ACTIVATIONS[name]
+    except (KeyError, TypeError):
         raise InputError(
             f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}"
         ) from None
+    try:
+        return cls(**(parameters or {}))
+    except TypeError:
+        raise InputError(f"{name} takes no parameters {sorted(parameters)}") from None

@@ -112,7 +112,16 @@ def save(network, path):
 
         raise InputError(f"{os.fspath(path)} is a directory; save to a file in it, like "
                          f"{os.path.join(os.fspath(path), 'model.npz')}")
-    write_archive(path, "model", network_arrays(network), {"network": network.config()})
+    write_archive(path, "model", network_arrays(network), model_info(network))
+
+
+def model_info(network):
+    """The header fields that describe a model: its architecture (with each activation's
+    parameters), its class names and how its input images were made."""
+    image_format = network.image_format
+    return {"network": network.config(),
+            "class_names": None if network.class_names is None else list(network.class_names),
+            "image_format": None if image_format is None else image_format.to_json()}
 
 
 def network_arrays(network):
@@ -294,3 +303,30 @@ def _read_npy(file, shape, name, key, allowed, stored_size=None):
     array = array.reshape(found_shape, order="F" if fortran else "C")
     return np.ascontiguousarray(array)  # owned, C-ordered (a copy only for Fortran order)
 
+
+def class_names_from(header, n_outputs, name):
+    """The header's class names, checked against the network's outputs (None if absent)."""
+    names = header.get("class_names")
+    if names is None:
+        return None
+    if (not isinstance(names, list) or not all(isinstance(c, str) and len(c) <= 1000 for c in names)
+            or len(names) != (2 if n_outputs == 1 else n_outputs)):
+        raise ModelFileError(f"{name}: header's class names do not fit the network's {n_outputs} outputs")
+    return names
+
+
+def image_format_from(header, n_inputs, name):
+    """The header's image format (``bprop.images.ImageFormat``), checked (None if absent)."""
+    value = header.get("image_format")
+    if value is None:
+        return None
+    from bprop.images import ImageFormat
+
+    try:
+        image_format = ImageFormat.from_json(value)
+    except ValueError as error:
+        raise ModelFileError(f"{name}: header's image format is invalid ({error})") from None
+    if image_format.shape[0] * image_format.shape[1] != n_inputs:
+        raise ModelFileError(f"{name}: header's image shape {image_format.shape} does not hold "
+                             f"the network's {n_inputs} inputs")
+    return image_format

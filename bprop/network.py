@@ -70,6 +70,12 @@ class Network:
     ----------
     weights : list of ndarray, ``weights[l]`` of shape (sizes[l+1], sizes[l])
     biases : list of ndarray, ``biases[l]`` of shape (sizes[l+1],)
+    class_names : list of str or None
+        ``class_names[k]`` names output class k ("Sneaker", "setosa"); saved with the model
+        so ``bprop predict`` and ``evaluate`` print names. None: classes are their indices.
+    image_format : bprop.images.ImageFormat or None
+        How the training images were made (shape, the ink's box, centring), saved with the
+        model so ``bprop predict`` prepares a picture the same way. None: not image data.
     """
 
     def __init__(self, sizes, activation="sigmoid", cost="quadratic", init=None,
@@ -86,6 +92,7 @@ class Network:
                 f"give one name for all or one per layer"
             )
         self.activations = [_activations.get(name) for name in names]
+        names = [sigma.name for sigma in self.activations]
         for sigma in self.activations[:-1]:
             if not sigma.elementwise:
                 raise InputError(f"{sigma.name} can only be the output layer's activation")
@@ -105,6 +112,8 @@ class Network:
         self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
                                                         np.random.default_rng(seed))
         self._workspaces = {}
+        self.class_names = None
+        self.image_format = None
 
     @classmethod
     def from_layers(cls, layers, cost="quadratic", init=None, dtype="float64", seed=None):
@@ -132,8 +141,12 @@ class Network:
         return self.activations[-1].name in ("sigmoid", "softmax")
 
     def config(self):
-        """The architecture as plain JSON-able values (what ``save`` records)."""
-        return {
+        """The architecture as plain JSON-able values (what ``save`` records).
+
+        ``activation_parameters`` (one dict per layer, e.g. a leaky ReLU's ``{"alpha": 0.2}``)
+        is there when some layer's activation has parameters.
+        """
+        config = {
             "sizes": self.sizes,
             "activations": [sigma.name for sigma in self.activations],
             "cost": self.cost.name,
@@ -141,6 +154,10 @@ class Network:
             "dtype": self.dtype.name,
             "seed": self.seed,
         }
+        parameters = [sigma.parameters() for sigma in self.activations]
+        if any(parameters):
+            config["activation_parameters"] = parameters
+        return config
 
     def __repr__(self):
         return (f"Network({self.sizes}, activation={[s.name for s in self.activations]}, "
@@ -377,19 +394,29 @@ class Workspace:
 def load(path):
     """Read a network written by ``Network.save`` (or the model inside a checkpoint)."""
     arrays, header = io.read_archive(path, kinds=("model", "checkpoint"))
-    return network_from(header["network"], arrays, path)
+    return network_from(header["network"], arrays, path, header)
 
 
-def network_from(config, arrays, path="model"):
-    """Build a Network from a model file header's ``network`` config and its arrays, checked."""
+def network_from(config, arrays, path="model", header=None):
+    """Build a Network from a model file header's ``network`` config and its arrays, checked
+    (and, given the whole header, its class names and image format)."""
     name = os.path.basename(os.fspath(path))
     try:
-        network = Network(config["sizes"], config["activations"], config["cost"],
+        parameters = config.get("activation_parameters") or [None] * len(config["activations"])
+        if (not isinstance(parameters, list) or len(parameters) != len(config["activations"])
+                or not all(p is None or isinstance(p, dict) for p in parameters)):
+            raise InputError("activation_parameters must be one dict per layer")
+        layers = [_activations.get(sigma, p) if isinstance(sigma, str) else sigma
+                  for sigma, p in zip(config["activations"], parameters)]
+        network = Network(config["sizes"], layers, config["cost"],
                           init=config.get("init"), dtype=config["dtype"], seed=config.get("seed"))
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, AttributeError) as error:
         raise ModelFileError(f"{name}: header's network description is incomplete ({error})") from None
     except InputError as error:
         raise ModelFileError(f"{name}: header's network description is invalid: {error}") from None
+    if header is not None:
+        network.class_names = io.class_names_from(header, network.sizes[-1], name)
+        network.image_format = io.image_format_from(header, network.sizes[0], name)
     weights = [arrays[f"w{l}"] for l in range(network.n_layers)]
     biases = [arrays[f"b{l}"] for l in range(network.n_layers)]
     for array in weights + biases:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bprop import checkpoints, io, kernels, options, validation
+from bprop import checkpoints, images, io, kernels, options, validation
 from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted
 from bprop.data.dataset import check_classes
 from bprop.locks import FolderLock, new_folder
@@ -189,6 +189,8 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
     check_classes(data, "name the label column with csv:PATH#COLUMN"
                   if config["dataset"].startswith("csv:") else "")
     network = build_network(config, data.n_features, len(data.class_names))
+    network.class_names = list(data.class_names)
+    network.image_format = images.format_for(data.name, data.image_shape)
     config.update({"sizes": network.sizes, "init": network.init})
     if not resume:  # the path that trains, not "auto": a rerun or resume takes the same one
         n_train = len(data.train[0])
@@ -331,7 +333,7 @@ def write_checkpoint(path, trainer):
     arrays, info = trainer.state()
     payload = io.network_arrays(trainer.network)
     payload.update({f"trainer/{key}": value for key, value in arrays.items()})
-    io.write_archive(path, "checkpoint", payload, {"network": trainer.network.config(), "trainer": info})
+    io.write_archive(path, "checkpoint", payload, {**io.model_info(trainer.network), "trainer": info})
 
 
 def read_checkpoint(path):

@@ -49,6 +49,42 @@ def model_with_entry(path, entry, data, header=None):
 
 
 # ---- round trips ----------------------------------------------------------------------------------
+def test_round_trip_keeps_the_leaky_relu_slope_class_names_and_image_format(tmp_path):
+    from bprop.activations import LeakyReLU
+    from bprop.images import ImageFormat
+
+    net = Network([4, 6, 3], [LeakyReLU(0.3), "softmax"], "cross_entropy", seed=2)
+    net.class_names = ["setosa", "versicolor", "virginica"]
+    net.image_format = ImageFormat((2, 2), 2, "box")
+    X = np.random.default_rng(3).standard_normal((50, 4)) * 5  # many negative z: the slope matters
+    net.save(tmp_path / "m.npz")
+    loaded = bprop.load(tmp_path / "m.npz")
+    assert loaded.activations[0].alpha == 0.3
+    assert loaded.class_names == ["setosa", "versicolor", "virginica"]
+    assert loaded.image_format == ImageFormat((2, 2), 2, "box")
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"class_names": ["a", "b", "c"]}, "class names"),
+    ({"class_names": "ab"}, "class names"),
+    ({"image_format": {"shape": [2, 2], "box": 9, "centre": "mass"}}, "image format"),
+    ({"image_format": {"shape": [5, 5], "box": 5, "centre": "box"}}, "image shape"),
+])
+def test_header_metadata_that_does_not_fit_the_network_is_refused(tmp_path, changes, fragment):
+    path = write_npz(tmp_path / "m.npz", header_bytes(sizes=(4, 4, 2), **changes),
+                     parameter_arrays(sizes=(4, 4, 2)))
+    with pytest.raises(ModelFileError, match=fragment):
+        bprop.load(path)
+
+
+def test_a_leaky_relu_slope_of_one_or_more_is_refused():
+    from bprop.activations import LeakyReLU
+
+    with pytest.raises(ValueError, match="slope"):
+        LeakyReLU(1.5)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("names, cost", [
     (["relu", "softmax"], "cross_entropy"),

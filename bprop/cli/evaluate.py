@@ -33,11 +33,14 @@ def run(args):
     if network.sizes[0] != X.shape[1]:
         raise InputError(f"the model expects {network.sizes[0]} features but {data.name} has "
                          f"{X.shape[1]}; evaluate it on the data set it was trained on")
-    if network.sizes[-1] != len(data.class_names):
+    if network.sizes[-1] != len(data.class_names) and not (network.sizes[-1] == 1 and len(data.class_names) == 2):
         raise InputError(f"the model has {network.sizes[-1]} outputs but {data.name} has "
                          f"{len(data.class_names)} classes")
+    if network.class_names is not None and network.class_names != data.class_names:
+        raise InputError(f"the model was trained on the classes {_shown(network.class_names)} but "
+                         f"{data.name} has {_shown(data.class_names)}; evaluate it on its own data set")
     result = network.evaluate(X, y)
-    matrix = metrics.confusion_matrix(y, network.classes(network.feedforward(X)), len(data.class_names))
+    matrix = metrics.confusion_matrix(y, network.predict(X), len(data.class_names))
     precision, recall, support = metrics.per_class(matrix)
     if args.json:
         print(json.dumps({
@@ -58,3 +61,7 @@ def run(args):
     for name, row in zip(data.class_names, matrix):
         print(f"{name:<{width}}" + "".join(f"{v:>{cell}}" for v in row))
     return 0
+
+
+def _shown(names, limit=5):
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
