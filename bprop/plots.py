@@ -29,8 +29,9 @@ def save(figure, path):
         pyplot().close(figure)
 
 
-def learning_curves(history, path, title=""):
-    """Cost and accuracy against epoch, training and validation side by side."""
+def learning_curves(history, path, title="", best_epoch=None):
+    """Cost and accuracy against epoch, training and validation side by side; a dashed
+    line marks ``best_epoch``, the epoch model-best.npz holds."""
     plt = pyplot()
     epochs = [record["epoch"] for record in history]
     has_accuracy = any(record.get("accuracy") is not None for record in history)
@@ -43,6 +44,9 @@ def learning_curves(history, path, title=""):
             if any(v is not None for v in values):
                 axis.plot(epochs, [np.nan if v is None else v for v in values], style,
                           markersize=3, label=name)
+        if best_epoch is not None:
+            axis.axvline(best_epoch, color="gray", linestyle="--", linewidth=1,
+                         label=f"model-best.npz (epoch {best_epoch})")
         axis.set_xlabel("epoch")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
@@ -80,7 +84,7 @@ def confusion_matrix(matrix, class_names, path, title="Confusion matrix (test se
     save(figure, path)
 
 
-def first_layer_weights(weights, image_shape, path, limit=64):
+def first_layer_weights(weights, image_shape, path, limit=64, model_name=""):
     """Each first-layer neuron's weights w_j· drawn as an image of the input's shape."""
     plt = pyplot()
     count = min(len(weights), limit)
@@ -95,12 +99,13 @@ def first_layer_weights(weights, image_shape, path, limit=64):
             limit_value = np.abs(w).max() or 1.0
             axis.imshow(w, cmap="RdBu_r", vmin=-limit_value, vmax=limit_value)
             axis.set_title(str(j), fontsize=6)
-    figure.suptitle(f"First-layer weights (red +, blue -), {count} of {len(weights)} neurons")
+    figure.suptitle(f"First-layer weights (red +, blue -), {count} of {len(weights)} neurons"
+                    + (f"\n{model_name}" if model_name else ""))
     figure.tight_layout()
     save(figure, path)
 
 
-def misclassified(X, y_true, y_pred, image_shape, class_names, path, limit=36):
+def misclassified(X, y_true, y_pred, image_shape, class_names, path, limit=36, model_name=""):
     """A grid of test images the network got wrong, each titled 'true → predicted'."""
     plt = pyplot()
     wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:limit]
@@ -113,7 +118,8 @@ def misclassified(X, y_true, y_pred, image_shape, class_names, path, limit=36):
     for axis, i in zip(axes, wrong):
         axis.imshow(X[i].reshape(image_shape), cmap="gray_r")
         axis.set_title(f"{class_names[y_true[i]]} → {class_names[y_pred[i]]}", fontsize=8, color="darkred")
-    figure.suptitle(f"Misclassified test examples (true → predicted), {len(wrong)} shown"
-                    if len(wrong) else "No misclassified test examples")
+    heading = (f"Misclassified test examples (true → predicted), {len(wrong)} shown"
+               if len(wrong) else "No misclassified test examples")
+    figure.suptitle(heading + (f"\n{model_name}" if model_name else ""))
     figure.tight_layout()
     save(figure, path)

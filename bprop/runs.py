@@ -29,7 +29,7 @@ from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError
 from bprop.data.dataset import check_classes
 from bprop.locks import FolderLock, new_folder
 from bprop.network import Network, load, network_from
-from bprop.training import Callback, Trainer, validation_score
+from bprop.training import Callback, Trainer, best_epoch, validation_score
 
 # The data set, the network and the checkpoints; the training options and their run
 # defaults come from the one table, bprop.options.TRAINING.
@@ -76,9 +76,11 @@ def resolve_config(given, preset=None):
     if config["momentum"] is None:  # momentum belongs to SGD; Adam keeps its own moments
         config["momentum"] = options.default_momentum(config["optimizer"])
     if config["learning_rate"] is None:
-        config["learning_rate"] = options.default_learning_rate(config["optimizer"])
+        config["learning_rate"] = options.default_learning_rate(config["optimizer"], config["dataset"])
     if config["output_activation"] is None:
         config["output_activation"] = "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
+    if config["monitor"] is None:  # a run's data sets always have classes
+        config["monitor"] = "validation_accuracy"
     for key in FLOAT_OPTIONS:  # one canonical form: 1 and 1.0 are the same run
         if isinstance(config[key], int) and not isinstance(config[key], bool):
             config[key] = float(config[key])
@@ -142,7 +144,9 @@ def build_network(config, n_features, n_classes):
 
 
 def make_trainer(network, config, callbacks=()):
-    return Trainer(network, callbacks=callbacks,
+    # A run keeps both models (model-best.npz and model-last.npz), so its network ends with
+    # the last epoch's weights, and it prints through its own ProgressReporter.
+    return Trainer(network, callbacks=callbacks, restore_best=False, verbose=0,
                    **{name: config[name] for name in options.names("run")})
 
 
@@ -240,53 +244,67 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
 
 
 def finish_run(network, data, trainer, run_dir, config, plots=True):
-    """Save the last model, evaluate on the test set, write summary.json and the plots."""
+    """Save the last model, evaluate on the test set, write summary.json and the plots.
+
+    The summary leads with the best model (model-best.npz, the best epoch by the run's
+    ``monitor``) and gives the last one's test accuracy beside it; the plots show the
+    model the summary leads with, and say which.
+    """
     from bprop import metrics
 
-    network.save(os.path.join(run_dir, "model-last.npz"))
+    network.save(os.path.join(run_dir, "model-last.npz"))   # the last epoch's weights
     history = trainer.history
+    monitor = config.get("monitor") or "validation_accuracy"
     summary = {"run_dir": run_dir, "dataset": data.name, "data_source": data.source,
                "sizes": network.sizes, "epochs_run": len(history),
                "train_accuracy": history[-1]["accuracy"] if history else None,
                "validation_accuracy": history[-1]["validation_accuracy"] if history else None,
-               "best_epoch": None, "test_accuracy": None, "test_cost": None,
+               "monitor": monitor, "best_epoch": None, "test_accuracy": None, "test_cost": None,
                "seconds": sum(record["seconds"] for record in history),
                "kernels": trainer.kernels_used}
-    scored = [r for r in history if validation_score(r) is not None]
-    if scored:  # the same rule that chose model-best.npz (the first epoch with the best score)
-        best = max(scored, key=validation_score)
+    best = best_epoch(history, monitor)  # the rule that chose model-best.npz
+    best_path = os.path.join(run_dir, "model-best.npz")
+    shown, shown_name = network, f"model-last.npz (epoch {len(history)})"
+    if best is not None:
         summary["best_epoch"], summary["best_validation_accuracy"] = best["epoch"], best["validation_accuracy"]
+        summary["best_validation_cost"] = best["validation_cost"]
+        if os.path.exists(best_path):
+            shown, shown_name = load(best_path), f"model-best.npz (epoch {best['epoch']})"
+    summary["plots_show"] = shown_name
     matrix = predicted = None
     if data.test is not None:
         X_test, y_test = data.test
         result = network.evaluate(X_test, y_test)  # the last model (model-last.npz)
         summary["test_accuracy"], summary["test_cost"] = result["accuracy"], result["cost"]
-        best_path = os.path.join(run_dir, "model-best.npz")
-        if summary["best_epoch"] is not None and os.path.exists(best_path):
-            summary["best_test_accuracy"] = load(best_path).evaluate(X_test, y_test)["accuracy"]
-        predicted = network.classes(network.feedforward(X_test))
+        if shown is not network:
+            summary["best_test_accuracy"] = shown.evaluate(X_test, y_test)["accuracy"]
+        predicted = shown.classes(shown.feedforward(X_test))
         matrix = metrics.confusion_matrix(y_test, predicted, len(data.class_names))
     io.write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     if plots:
-        draw_plots(run_dir, network, data, history, matrix, predicted)
+        draw_plots(run_dir, shown, shown_name, data, history, matrix, predicted,
+                   best["epoch"] if best is not None else None)
     return summary
 
 
-def draw_plots(run_dir, network, data, history, matrix, predicted):
+def draw_plots(run_dir, network, model_name, data, history, matrix, predicted, best=None):
+    """The run's PNGs; those of one model (``network``, named ``model_name``) say which."""
     from bprop import plots
 
     title = f"{data.name}  {network.sizes}"
     if history:
-        plots.learning_curves(history, os.path.join(run_dir, "learning_curves.png"), title)
+        plots.learning_curves(history, os.path.join(run_dir, "learning_curves.png"), title,
+                              best_epoch=best)
     if matrix is not None:
-        plots.confusion_matrix(matrix, data.class_names, os.path.join(run_dir, "confusion_matrix.png"))
+        plots.confusion_matrix(matrix, data.class_names, os.path.join(run_dir, "confusion_matrix.png"),
+                               title=f"Confusion matrix, test set: {model_name}")
     if data.image_shape is not None:
         plots.first_layer_weights(network.weights[0], data.image_shape,
-                                  os.path.join(run_dir, "first_layer_weights.png"))
+                                  os.path.join(run_dir, "first_layer_weights.png"), model_name=model_name)
         if predicted is not None:
             X_test, y_test = data.test
             plots.misclassified(X_test, y_test, predicted, data.image_shape, data.class_names,
-                                os.path.join(run_dir, "misclassified.png"))
+                                os.path.join(run_dir, "misclassified.png"), model_name=model_name)
 
 
 # ---- what happens in the folder during training -------------------------------------
@@ -296,13 +314,14 @@ class RunRecorder(Callback):
     def __init__(self, run_dir, config, stop=None):
         self.run_dir, self.config = run_dir, config
         self.every = config.get("checkpoint_every")
+        self.monitor = config.get("monitor") or "validation_accuracy"
         self.best_score = None
         self.stop = stop if stop is not None else StopRequest()
         self.interrupted = False
 
     def resumed(self, trainer):
-        scores = [validation_score(r) for r in trainer.history if validation_score(r) is not None]
-        self.best_score = max(scores) if scores else None
+        best = best_epoch(trainer.history, self.monitor)
+        self.best_score = None if best is None else validation_score(best, self.monitor)
 
     def on_batch_end(self, trainer, batch, n_batches):
         if self.stop.requested:
@@ -313,7 +332,7 @@ class RunRecorder(Callback):
 
     def on_epoch_end(self, trainer, record):
         network = trainer.network
-        score = validation_score(record)
+        score = validation_score(record, self.monitor)
         if score is None or self.best_score is None or score > self.best_score:
             self.best_score = score
             network.save(os.path.join(self.run_dir, "model-best.npz"))

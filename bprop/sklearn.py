@@ -39,7 +39,7 @@ class _BaseBP(BaseEstimator):
                  init=None, optimizer="adam", learning_rate=None, momentum=0.0, nesterov=False,
                  l2=0.0, dropout=0.0, batch_size=32, epochs=100, schedule="constant",
                  early_stopping=None, validation_fraction=0.1, random_state=None,
-                 dtype="float64"):
+                 dtype="float64", verbose=0):
         self.hidden = hidden
         self.activation = activation
         self.output_activation = output_activation
@@ -58,6 +58,7 @@ class _BaseBP(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.dtype = dtype
+        self.verbose = verbose
 
     # ---- what the two estimators fill in ----------------------------------------------
     _default_cost = None
@@ -148,7 +149,9 @@ class _BaseBP(BaseEstimator):
     @staticmethod
     def _detach(trainer):
         """Keep the trainer for ``partial_fit``, without fit's validation watchers."""
-        trainer.callbacks = []
+        from bprop.progress import ProgressReporter
+
+        trainer.callbacks = [c for c in trainer.callbacks if isinstance(c, ProgressReporter)]
         trainer.best = None          # fit already restored the best weights
         trainer.early_stopping = None
         return trainer
@@ -233,6 +236,9 @@ class BPClassifier(ClassifierMixin, _BaseBP):
         An int is used as bprop's ``seed`` (initial weights, shuffling, dropout and the
         validation split), so ``random_state=3`` trains exactly as ``Network(..., seed=3)``.
     dtype : {"float64", "float32"}, default "float64"
+    verbose : {0, 1, 2}, default 0
+        0 prints nothing (scikit-learn's habit); 1 a line per epoch and, on a terminal, a
+        progress bar; 2 a line per epoch.
 
     Attributes
     ----------
@@ -346,7 +352,7 @@ class BPRegressor(RegressorMixin, _BaseBP):
     Parameters
     ----------
     hidden, activation, init, optimizer, learning_rate, momentum, nesterov, l2, dropout,
-    batch_size, epochs, schedule, random_state, dtype
+    batch_size, epochs, schedule, random_state, dtype, verbose
         As for ``BPClassifier``; ``schedule="plateau"`` is not available (it watches
         validation accuracy).
     output_activation : str, default "identity"

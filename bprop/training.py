@@ -14,13 +14,35 @@ from bprop import kernels, memory, options, validation
 from bprop.errors import DivergenceError, InputError
 
 
-def validation_score(record):
-    """What 'better' means on validation data: accuracy, or minus the cost without classes."""
-    if record.get("validation_accuracy") is not None:
-        return record["validation_accuracy"]
-    if record.get("validation_cost") is not None:
-        return -record["validation_cost"]
-    return None
+def monitor_for(monitor, has_labels):
+    """The quantity watched for the best epoch: ``monitor``, else validation accuracy when
+    there are class labels and validation cost otherwise."""
+    if monitor is not None:
+        return monitor
+    return "validation_accuracy" if has_labels else "validation_cost"
+
+
+def validation_score(record, monitor="validation_accuracy"):
+    """What 'better' means on validation data, as a value where higher is better (None
+    without validation data): ``(accuracy, -cost)`` for ``validation_accuracy``, so equal
+    accuracies are told apart by the cost, and ``(-cost,)`` for ``validation_cost``. Records
+    without an accuracy are scored by their cost."""
+    cost, accuracy = record.get("validation_cost"), record.get("validation_accuracy")
+    if cost is None:
+        return None
+    if monitor == "validation_accuracy" and accuracy is not None:
+        return (accuracy, -cost)
+    return (-cost,)
+
+
+def best_epoch(history, monitor="validation_accuracy"):
+    """The record of the best epoch by ``validation_score`` (ties: the earlier), or None."""
+    best = None
+    for record in history:
+        score = validation_score(record, monitor)
+        if score is not None and (best is None or score > validation_score(best, monitor)):
+            best = record
+    return best
 
 
 class History(list):
@@ -65,7 +87,8 @@ class _FunctionCallback(Callback):
 
 def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
         nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
-        validation_data=None, early_stopping=None, callbacks=(), seed=None, kernels="auto"):
+        validation_data=None, early_stopping=None, monitor=None, restore_best=True, callbacks=(),
+        seed=None, kernels="auto", verbose=1):
     """Train ``network`` by mini-batch gradient descent on (X, y).
 
     The options, their defaults and their checks are the table ``bprop.options.TRAINING``.
@@ -87,8 +110,14 @@ def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.
     schedule : {"constant", "step", "plateau"} or a schedule object (see ``schedules``).
     validation_data : (X_val, y_val), optional. Evaluated after each epoch.
     early_stopping : int, optional
-        Stop after this many epochs without a better validation score, and restore
-        the best weights.
+        Stop after this many epochs without a better validation score (Keras's patience).
+    monitor : {"validation_accuracy", "validation_cost"}, optional
+        What "better" means: a higher validation accuracy, or an equal one with a lower
+        validation cost; or a lower validation cost. Ties keep the earlier epoch. Default:
+        validation_accuracy when y holds classes, else validation_cost.
+    restore_best : bool
+        With ``early_stopping``, end with the best epoch's weights (default); False keeps
+        the last epoch's (Keras's ``restore_best_weights``).
     callbacks : list of ``Callback`` or functions ``f(record)`` (return True to stop).
     seed : int, optional
         Seeds shuffling and dropout. Default: the network's seed.
@@ -98,6 +127,9 @@ def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.
         needs numba). ``auto``: the environment variable ``BPROP_KERNELS`` if set, else
         numba when installed and the training is long enough to repay compiling
         (``bprop.kernels.choose``). ``Trainer.kernels_used`` says which ran.
+    verbose : {0, 1, 2}
+        0 prints nothing; 1 (default) a line per epoch, and a progress bar over the
+        mini-batches on a terminal; 2 a line per epoch only.
 
     Returns
     -------
@@ -113,7 +145,8 @@ class Trainer:
 
     def __init__(self, network, epochs=30, batch_size=10, learning_rate=None, momentum=0.0,
                  nesterov=False, optimizer="sgd", l2=0.0, dropout=0.0, schedule="constant",
-                 early_stopping=None, callbacks=(), seed=None, kernels="auto"):
+                 early_stopping=None, monitor=None, restore_best=True, callbacks=(), seed=None,
+                 kernels="auto", verbose=1):
         given = locals()  # the signature spells out options.TRAINING; a test keeps them equal
         checked = options.check({name: given[name] for name in options.names("trainer")})
         values = checked.values
@@ -125,10 +158,16 @@ class Trainer:
         self.kernels = values["kernels"]
         self.kernels_used = None  # "numpy" or "numba", once run() has chosen
         self._compiled = None
+        self.monitor, self.restore_best = values["monitor"], bool(values["restore_best"])
         callbacks = () if values["callbacks"] is None else values["callbacks"]
         if not all(isinstance(c, Callback) or callable(c) for c in callbacks):
             raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
         self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
+        self.verbose = values["verbose"]
+        if self.verbose:
+            from bprop.progress import ProgressReporter
+
+            self.callbacks.append(ProgressReporter(bar=None if self.verbose == 1 else False))
         seed = network.seed if values["seed"] is None else values["seed"]
         self.seed = seed
         self.shuffle_rng = np.random.default_rng(seed)
@@ -149,6 +188,7 @@ class Trainer:
                                        network.is_classifier, cost=network.cost)
         validation.warn_if_unscaled(X, network.weights[0], network.biases[0], network.activations[0].name)
         self.has_labels = labels is not None
+        self.monitor = monitor_for(self.monitor, self.has_labels)
         validation_set = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -185,7 +225,7 @@ class Trainer:
 
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below, once
             self._loop(X, Y, params, n, batch_size, n_batches, batch_callbacks, validation_set)
-        if self.best is not None:
+        if self.best is not None and self.restore_best:
             network.set_parameters(self.best[2], self.best[3])
         for callback in self.callbacks:
             callback.on_train_end(self)
@@ -348,8 +388,8 @@ class Trainer:
         if self.schedule.epoch_end(record):
             self.stop = True
         if self.early_stopping and validation_set is not None:
-            score = validation_score(record)
-            if self.best is None or score > self.best[0]:
+            score = validation_score(record, self.monitor)
+            if self.best is None or score > tuple(self.best[0]):
                 self.best = (score, record["epoch"], *network.copy_parameters())
             elif record["epoch"] - self.best[1] >= self.early_stopping:
                 self.stop = True
@@ -364,7 +404,7 @@ class Trainer:
         arrays = {f"optimizer/{key}": value for key, value in optimizer_arrays.items()}
         best = None
         if self.best is not None:
-            best = {"score": self.best[0], "epoch": self.best[1]}
+            best = {"score": list(self.best[0]), "epoch": self.best[1]}
             for l, (w, b) in enumerate(zip(self.best[2], self.best[3])):
                 arrays[f"best/w{l}"], arrays[f"best/b{l}"] = w, b
         info = {
@@ -399,6 +439,7 @@ class Trainer:
         self.history = History(info["history"])
         if info["best"] is not None:
             L = self.network.n_layers
-            self.best = (info["best"]["score"], info["best"]["epoch"],
+            score = info["best"]["score"]
+            self.best = (tuple(score) if isinstance(score, list) else (score,), info["best"]["epoch"],
                          [arrays[f"best/w{l}"].copy() for l in range(L)],
                          [arrays[f"best/b{l}"].copy() for l in range(L)])

@@ -85,8 +85,9 @@ def _summary_line(summary):
     if summary.get("best_validation_accuracy") is not None:
         parts.append(f"best validation {summary['best_validation_accuracy']:.2%} (epoch {summary['best_epoch']})")
     if summary.get("best_test_accuracy") is not None:
-        parts.append(f"test accuracy {summary['best_test_accuracy']:.2%} (best model), "
-                     f"{summary['test_accuracy']:.2%} (last)")
+        parts.append(f"test accuracy {summary['best_test_accuracy']:.2%} (model-best.npz, epoch "
+                     f"{summary['best_epoch']}), {summary['test_accuracy']:.2%} (model-last.npz, "
+                     f"epoch {summary['epochs_run']})")
     elif summary.get("test_accuracy") is not None:
         parts.append(f"test accuracy {summary['test_accuracy']:.2%}")
     parts.append(f"{summary['seconds']:.1f}s training")
