@@ -204,6 +204,7 @@ def test_fashion_mnist_from_a_system_folder_has_clothing_class_names(fake, tmp_p
 def test_a_file_with_the_wrong_content_is_refused(fake, tmp_path, monkeypatch):
     write_set(tmp_path / "mnist", fake.gz)
     monkeypatch.setitem(mnist.SHA256["mnist"], "t10k-labels-idx1-ubyte", "0" * 64)
+    monkeypatch.setitem(mnist.SHA256["fashion-mnist"], "t10k-labels-idx1-ubyte", "1" * 64)
     with pytest.raises(DataError, match="not the MNIST file t10k-labels-idx1-ubyte"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
 
@@ -211,7 +212,7 @@ def test_a_file_with_the_wrong_content_is_refused(fake, tmp_path, monkeypatch):
 def test_images_and_labels_of_different_lengths(fake, tmp_path, monkeypatch):
     files = dict(fake.raw)
     files["train-labels-idx1-ubyte"] = idx_bytes(np.zeros(N_TRAIN - 1, np.uint8))
-    monkeypatch.setitem(mnist.SHA256, "mnist", {})
+    monkeypatch.setattr(mnist, "SHA256", {"mnist": {}, "fashion-mnist": {}})  # no checks, no identities
     write_set(tmp_path, files, gzipped=False)
     with pytest.raises(DataError, match=f"holds {N_TRAIN} images but .* holds {N_TRAIN - 1} labels"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
@@ -220,7 +221,7 @@ def test_images_and_labels_of_different_lengths(fake, tmp_path, monkeypatch):
 def test_label_outside_0_to_9(fake, tmp_path, monkeypatch):
     files = dict(fake.raw)
     files["t10k-labels-idx1-ubyte"] = idx_bytes(np.full(N_TEST, 10, np.uint8))
-    monkeypatch.setitem(mnist.SHA256, "mnist", {})
+    monkeypatch.setattr(mnist, "SHA256", {"mnist": {}, "fashion-mnist": {}})  # no checks, no identities
     write_set(tmp_path, files, gzipped=False)
     with pytest.raises(DataError, match="label 10 is not a class 0..9"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
@@ -229,7 +230,7 @@ def test_label_outside_0_to_9(fake, tmp_path, monkeypatch):
 def test_images_with_no_pixels(fake, tmp_path, monkeypatch):
     files = dict(fake.raw)
     files["train-images-idx3-ubyte"] = idx_bytes(np.zeros((N_TRAIN, 0, 28), np.uint8))
-    monkeypatch.setitem(mnist.SHA256, "mnist", {})
+    monkeypatch.setattr(mnist, "SHA256", {"mnist": {}, "fashion-mnist": {}})  # no checks, no identities
     write_set(tmp_path, files, gzipped=False)
     with pytest.raises(DataError, match="no features"):
         load_dataset("mnist", data_dir=tmp_path, download=False)
@@ -377,3 +378,49 @@ def test_debian_fashion_mnist_is_found_and_verified(tmp_path, monkeypatch):
     assert ds.source == str(DEBIAN_FASHION)
     assert (len(ds.train[1]), len(ds.validation[1]), len(ds.test[1])) == (50000, 10000, 10000)
     assert np.bincount(ds.test[1]).tolist() == [1000] * 10  # Fashion-MNIST's test set is balanced
+
+
+# ---- one sub-folder per data set ------------------------------------------------------------------
+@pytest.fixture
+def two_sets(fake, monkeypatch):
+    """Fake MNIST and a different fake Fashion-MNIST, each with its own checksums."""
+    other_raw, _ = make_fake_set(seed=1)
+    other_sums = {base: hashlib.sha256(data).hexdigest() for base, data in other_raw.items()}
+    monkeypatch.setattr(mnist, "SHA256", {"mnist": dict(fake.sums), "fashion-mnist": other_sums})
+    fake.fashion_gz = {base: gzip.compress(data, mtime=0) for base, data in other_raw.items()}
+    return fake
+
+
+def test_mnist_files_in_the_data_folder_do_not_stand_in_for_fashion_mnist(two_sets, tmp_path, monkeypatch):
+    write_set(tmp_path / "data", two_sets.gz)                          # MNIST, flat in BPROP_DATA
+    system = write_set(tmp_path / "usr-share", two_sets.fashion_gz)    # the system package
+    monkeypatch.setitem(mnist.SYSTEM_DIRS, "fashion-mnist", [str(system)])
+    monkeypatch.setenv("BPROP_DATA", str(tmp_path / "data"))
+    assert load_dataset("fashion-mnist", download=False).source == str(system)
+    assert load_dataset("mnist", download=False).source == str(tmp_path / "data")
+
+
+def test_without_fashion_mnist_anywhere_the_mnist_files_are_left_alone(two_sets, tmp_path):
+    write_set(tmp_path / "data", two_sets.gz)
+    with pytest.raises(DataError) as error:
+        load_dataset("fashion-mnist", data_dir=tmp_path / "data", download=False)
+    message = str(error.value)
+    assert str(tmp_path / "data" / "fashion-mnist") in message and "delete" not in message
+
+
+def test_another_data_sets_file_is_named_and_never_called_for_deletion(two_sets, tmp_path):
+    write_set(tmp_path / "data" / "fashion-mnist", two_sets.gz)       # MNIST's files, misplaced
+    with pytest.raises(DataError) as error:
+        load_dataset("fashion-mnist", data_dir=tmp_path / "data", download=False)
+    message = str(error.value)
+    assert "is the MNIST file" in message and "keep it" in message and "delete" not in message
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir() or not Path("/work/shared/data/mnist").is_dir(),
+                    reason="needs Debian's dataset-fashion-mnist and the shared MNIST copy")
+def test_real_mnist_files_in_bprop_data_leave_debians_fashion_mnist_found(tmp_path, monkeypatch):
+    for base in mnist.FILES:
+        (tmp_path / (base + ".gz")).symlink_to(Path("/work/shared/data/mnist") / (base + ".gz"))
+    monkeypatch.setenv("BPROP_DATA", str(tmp_path))
+    assert load_dataset("fashion-mnist", download=False).source == str(DEBIAN_FASHION)
+    assert load_dataset("mnist", download=False).source == str(tmp_path)

@@ -96,6 +96,10 @@ def test_fit_docstring_states_the_tables_default_learning_rate():
 def test_the_learning_rate_rule_is_the_documented_one():
     assert options.default_learning_rate("sgd") == 0.1
     assert options.default_learning_rate("adam") == 0.001
+    assert options.default_learning_rate("sgd", "fashion-mnist") == 0.01
+    assert options.default_learning_rate("adam", "fashion-mnist") == 0.001
+    assert runs.resolve_config({"dataset": "fashion-mnist"})["learning_rate"] == 0.01
+    assert runs.resolve_config({"dataset": "fashion-mnist", "learning_rate": 0.2})["learning_rate"] == 0.2
     assert TABLE["learning_rate"].default_text == "0.1 for SGD, 0.001 for Adam"
 
 
@@ -118,7 +122,7 @@ def test_train_flags_come_from_the_table_with_their_run_defaults_in_the_help():
         if option.type is bool:
             continue
         if default is None and option.default_text:
-            assert f"(default {option.default_text})" in action.help, option.name
+            assert f"(default {option.run_default_text or option.default_text})" in action.help, option.name
         elif default is not None:
             shown = default if isinstance(default, str) else repr(default)
             assert f"(default {shown})" in action.help, option.name
@@ -132,7 +136,7 @@ def test_train_help_as_a_user_sees_it_lists_every_training_flag():
     for option in TABLE.values():
         for flag in option.flags:
             assert flag in text
-    assert "(default 0.1 for SGD, 0.001 for Adam)" in text
+    assert "(default 0.1 for SGD (0.01 on fashion-mnist), 0.001 for Adam)" in text
     assert "(default 0.9; Adam uses none)" in text
 
 

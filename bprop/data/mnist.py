@@ -2,9 +2,13 @@
 
 Where the files are looked for, in order (the first folder holding all four wins):
 
-1. ``ROOT/<name>/`` and then ``ROOT/`` itself, where ROOT is the ``data_dir`` argument, else
-   the ``BPROP_DATA`` environment variable, else ``$XDG_CACHE_HOME/bprop`` or ``~/.cache/bprop``;
-2. system folders in ``SYSTEM_DIRS`` (Debian's ``dataset-fashion-mnist`` package installs
+1. ``ROOT/<name>/``, one sub-folder per data set, where ROOT is the ``data_dir`` argument,
+   else the ``BPROP_DATA`` environment variable, else ``$XDG_CACHE_HOME/bprop`` or
+   ``~/.cache/bprop``;
+2. ``ROOT/`` itself, unless the files there are another data set's (told apart by the
+   SHA-256 of their small test-labels file): MNIST files in ROOT never stand in for
+   Fashion-MNIST;
+3. system folders in ``SYSTEM_DIRS`` (Debian's ``dataset-fashion-mnist`` package installs
    Fashion-MNIST in ``/usr/share/datasets/fashion-mnist``).
 
 Missing files are downloaded into ``ROOT/<name>/`` from the base URLs in ``MIRRORS`` (or the
@@ -111,7 +115,7 @@ def load_mnist(name="mnist", data_dir=None, download=True, progress=True, valida
     arrays = {}
     for base in FILES:
         arrays[base] = read_idx(paths[base])
-        _verify(name, base, paths[base], arrays[base])
+        _verify(name, base, paths[base], arrays[base], os.path.join(root, name))
     X_train, y_train = _examples(arrays, "train", paths)
     X_test, y_test = _examples(arrays, "t10k", paths)
 
@@ -148,12 +152,28 @@ def _search_dirs(name, root):
 
 
 def _locate(name, root):
-    """The first search folder holding all four files, with their paths; else (None, None)."""
+    """The first search folder holding all four files, with their paths; else (None, None).
+
+    ROOT itself is passed over when its files are another data set's.
+    """
     for directory in _search_dirs(name, root):
         paths = _find_files(directory)
-        if all(paths.values()):
-            return directory, paths
+        if not all(paths.values()):
+            continue
+        if directory == root and _identify(paths) not in (None, name):
+            continue
+        return directory, paths
     return None, None
+
+
+def _identify(paths):
+    """The data set whose test-labels file is at ``paths`` (by its content), or None."""
+    base = "t10k-labels-idx1-ubyte"
+    try:
+        digest = _digest(read_idx(paths[base]))
+    except DataError:
+        return None
+    return next((name for name, sums in SHA256.items() if sums.get(base) == digest), None)
 
 
 def _find_files(directory):
@@ -195,20 +215,38 @@ def _download(name, base, directory, progress):
     )
 
 
-def _verify(name, base, path, array):
-    """Check the file's decompressed content against SHA256, rebuilt from the parsed array."""
+def _verify(name, base, path, array, own_folder):
+    """Check the file's decompressed content against SHA256, rebuilt from the parsed array.
+
+    A file that is another data set's (MNIST's where Fashion-MNIST's was looked for) is
+    named as such, and the user is told where this data set's files go, never to delete it.
+    """
     expected = SHA256[name].get(base)
     if expected is None:
         return
+    digest = _digest(array)
+    if digest == expected.lower():
+        return
+    other = next((other for other, sums in SHA256.items()
+                  if other != name and sums.get(base) == digest), None)
+    if other is not None:
+        raise DataError(
+            f"{path} is the {TITLES[other]} file {base}, not {TITLES[name]}'s; keep it, and put "
+            f"{TITLES[name]}'s files in their own folder, {own_folder}"
+        )
+    raise DataError(
+        f"{path} is not the {TITLES[name]} file {base} (its SHA-256 differs); "
+        "delete it to download it again, or point data_dir at the right folder"
+    )
+
+
+def _digest(array):
+    """SHA-256 (hex) of the IDX file an array was read from, rebuilt from the array."""
     type_code = next(code for code, dtype in IDX_TYPES.items() if dtype == array.dtype.newbyteorder(">"))
     digest = hashlib.sha256(bytes([0, 0, type_code, array.ndim]))
     digest.update(struct.pack(f">{array.ndim}I", *array.shape))
     digest.update(np.ascontiguousarray(array, dtype=IDX_TYPES[type_code]))
-    if digest.hexdigest() != expected.lower():
-        raise DataError(
-            f"{path} is not the {TITLES[name]} file {base} (its SHA-256 differs); "
-            "delete it to download it again, or point data_dir at the right folder"
-        )
+    return digest.hexdigest()
 
 
 def _examples(arrays, prefix, paths):
