@@ -5,7 +5,7 @@ pipe, CI) only the plain per-epoch lines are written.
 """
 import sys
 
-from bprop.training import Callback
+from bprop.callbacks import Callback
 
 
 def epoch_line(record, epochs):

@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from bprop import kernels, memory, options, validation
+from bprop.callbacks import Callback
 from bprop.errors import DivergenceError, InputError
 
 
@@ -56,22 +57,6 @@ class History(list):
     def column(self, key):
         """The values of ``key`` over the epochs, e.g. ``history.column("validation_accuracy")``."""
         return [record.get(key) for record in self]
-
-
-class Callback:
-    """Hooks called during training; override what you need. Set ``trainer.stop = True`` to stop."""
-
-    def on_train_begin(self, trainer):
-        pass
-
-    def on_batch_end(self, trainer, batch, n_batches):
-        pass
-
-    def on_epoch_end(self, trainer, record):
-        pass
-
-    def on_train_end(self, trainer):
-        pass
 
 
 class _FunctionCallback(Callback):

@@ -1,0 +1,19 @@
+"""The hooks a training loop calls: ``Callback``, in a module of its own so that what
+watches training (``bprop.progress``, a run's recorder) and the loop itself
+(``bprop.training``) both build on it without importing each other."""
+
+
+class Callback:
+    """Hooks called during training; override what you need. Set ``trainer.stop = True`` to stop."""
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_batch_end(self, trainer, batch, n_batches):
+        pass
+
+    def on_epoch_end(self, trainer, record):
+        pass
+
+    def on_train_end(self, trainer):
+        pass
