@@ -14,6 +14,10 @@ class InputError(BpropError, ValueError):
     """Bad arguments or data passed to a public function: shapes, NaN/inf, labels, names."""
 
 
+class UsageError(InputError):
+    """A command was given an option value it cannot use (the command line exits with 2)."""
+
+
 class DataError(BpropError, ValueError):
     """A data set file is missing, corrupt, truncated or of the wrong kind."""
 

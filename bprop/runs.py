@@ -25,9 +25,9 @@ import time
 import numpy as np
 
 from bprop import checkpoints, images, io, kernels, options, validation
-from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted
+from bprop.errors import DataError, FolderInUseError, InputError, ModelFileError, TrainingInterrupted, UsageError
 from bprop.data.dataset import check_classes
-from bprop.locks import FolderLock, new_folder
+from bprop.locks import LOCK_FILE, FolderLock, new_folder
 from bprop.network import Network, load, network_from
 from bprop.training import Callback, Trainer, best_epoch, validation_score
 
@@ -46,12 +46,12 @@ FLOAT_OPTIONS = tuple(options.float_options())
 
 PRESETS = {
     # Nielsen, chapter 1: network.py on MNIST, ~95% after 30 epochs.
-    "nielsen-ch1": {"dataset": "mnist", "sizes": [784, 30, 10], "activation": "sigmoid",
+    "nielsen-ch1": {"dataset": "mnist", "hidden": [30], "activation": "sigmoid",
                     "output_activation": "sigmoid", "cost": "quadratic", "optimizer": "sgd",
                     "learning_rate": 3.0, "momentum": 0.0, "batch_size": 10, "epochs": 30,
                     "init": "large", "dtype": "float64"},
     # Nielsen, chapter 3: network2.py, cross-entropy and L2, ~98% on MNIST.
-    "nielsen-ch3": {"dataset": "mnist", "sizes": [784, 100, 10], "activation": "sigmoid",
+    "nielsen-ch3": {"dataset": "mnist", "hidden": [100], "activation": "sigmoid",
                     "output_activation": "sigmoid", "cost": "cross_entropy", "optimizer": "sgd",
                     "learning_rate": 0.5, "momentum": 0.0, "l2": 5.0, "batch_size": 10,
                     "epochs": 30, "init": "nielsen", "dtype": "float64"},
@@ -60,31 +60,84 @@ PRESETS = {
 CHECKPOINT = "checkpoint.npz"
 
 
-def resolve_config(given, preset=None):
-    """Defaults, then the preset's values, then every given option that is not None."""
+# Options a resumed run may change: they do not alter what is computed, only how long,
+# where the data is read from and how often a checkpoint is written. Every other option
+# is fixed by the run's config.json and refused on resume when it differs.
+RESUMABLE = ("epochs", "checkpoint_every", "data_dir")
+
+# Options whose default follows others; a value in a config file that equals the default
+# it had there is taken as that default, so it follows again (--config with --optimizer adam
+# gets Adam's η, not the file's SGD η).
+DERIVED = ("learning_rate", "momentum", "output_activation", "monitor")
+
+
+def resolve_config(given, preset=None, base=None):
+    """Defaults, then the preset's values, then ``base`` (a run's config.json, for
+    ``--config``), then every given option that is not None.
+
+    Each layer overrides the ones below it, so any flag beside a preset or a config file
+    applies. ``hidden`` and ``sizes`` replace each other: a layer that gives one drops the
+    other from the layers below. Defaults that follow other options (η follows the
+    optimizer and the data set, μ the optimizer, the output activation the cost) are
+    filled in last.
+    """
     if preset is not None and preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    unknown = sorted(set(given) - set(DEFAULTS) - {"preset"})
-    if unknown:
-        raise InputError(f"unknown run option(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
     preset = preset or given.get("preset")
     config = dict(DEFAULTS)
     if preset:
-        config.update(PRESETS[validation.choice(preset, "preset", list(PRESETS))])
+        _apply(config, PRESETS[validation.choice(preset, "preset", list(PRESETS))], "preset")
+    if base is not None:
+        _apply(config, _as_base(base), "config file")
+    _apply(config, {key: value for key, value in given.items() if key != "preset"}, "run option")
+    if preset:
         config["preset"] = preset
-    config.update({key: value for key, value in given.items() if value is not None})
-    if config["momentum"] is None:  # momentum belongs to SGD; Adam keeps its own moments
-        config["momentum"] = options.default_momentum(config["optimizer"])
-    if config["learning_rate"] is None:
-        config["learning_rate"] = options.default_learning_rate(config["optimizer"], config["dataset"])
-    if config["output_activation"] is None:
-        config["output_activation"] = "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
-    if config["monitor"] is None:  # a run's data sets always have classes
-        config["monitor"] = "validation_accuracy"
+    for key in DERIVED:
+        if config[key] is None:
+            config[key] = _derived(config, key)
     for key in FLOAT_OPTIONS:  # one canonical form: 1 and 1.0 are the same run
         if isinstance(config[key], int) and not isinstance(config[key], bool):
             config[key] = float(config[key])
     return config
+
+
+def _apply(config, layer, what):
+    unknown = sorted(set(layer) - set(DEFAULTS) - {"preset"})
+    if unknown:
+        raise InputError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
+    layer = {key: value for key, value in layer.items() if value is not None and key != "preset"}
+    if "hidden" in layer and "sizes" not in layer:
+        config["sizes"] = None
+    if "sizes" in layer and "hidden" not in layer:
+        config["hidden"] = None
+    config.update(layer)
+
+
+def _derived(config, key):
+    """The default of ``key`` given the rest of the configuration."""
+    if key == "learning_rate":
+        return options.default_learning_rate(config["optimizer"], config["dataset"])
+    if key == "momentum":  # momentum belongs to SGD; Adam keeps its own moments
+        return options.default_momentum(config["optimizer"])
+    if key == "output_activation":
+        return "softmax" if config["cost"] == "cross_entropy" else "sigmoid"
+    return "validation_accuracy"  # monitor: a run's data sets always have classes
+
+
+def _as_base(stored):
+    """A run's config.json as a layer for a new run: the architecture as hidden layers (the
+    data set gives the input and output sizes), and stored defaults left to follow again."""
+    if not isinstance(stored, dict):
+        raise InputError("a run configuration must be a mapping of option names to values")
+    layer = {key: value for key, value in stored.items() if key != "preset"}
+    sizes = layer.pop("sizes", None)
+    if isinstance(sizes, list) and len(sizes) >= 2:
+        layer["hidden"] = sizes[1:-1]
+    complete = {**DEFAULTS, **layer}
+    for key in DERIVED:
+        if key in layer and layer[key] == _derived(complete, key):
+            layer[key] = None
+    return layer
 
 
 SUMMARY_METRICS = ("validation_accuracy", "best_validation_accuracy", "test_accuracy",
@@ -155,15 +208,32 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
 
     ``config`` holds run options (see ``DEFAULTS``; ``preset`` may name one of
     ``PRESETS``). With ``resume=True`` the folder's own ``config.json`` and
-    ``checkpoint.npz`` are used and ``config`` is ignored.
+    ``checkpoint.npz`` are used; ``config`` may then change only the ``RESUMABLE``
+    options (``epochs`` extends the run, ending as one run of that many epochs would),
+    and any other option given with a different value is refused, naming it.
 
     The folder is locked for the run's life (``bprop.locks``): another run into it raises
     ``FolderInUseError``. Ctrl-C or SIGTERM (or, with ``stop_file``, that file appearing)
-    ends the mini-batch, writes a checkpoint and raises ``TrainingInterrupted``.
+    ends the mini-batch, writes a checkpoint and raises ``TrainingInterrupted``. A new run
+    that fails before writing config.json (its data did not load) removes the folder it made.
     """
     run_dir = os.fspath(run_dir)
+    created = not os.path.exists(run_dir)
+    try:
+        return _train_run(config, run_dir, progress, quiet, resume, plots, stop_file)
+    except BaseException:
+        if created and not resume:
+            _remove_unstarted(run_dir)
+        raise
+
+
+def _train_run(config, run_dir, progress, quiet, resume, plots, stop_file):
     if resume:
+        changes = {key: value for key, value in config.items() if value is not None}
         config = _read_config(run_dir)
+        _check_resume_changes(config, changes, run_dir)
+        config.update({key: changes[key] for key in RESUMABLE if key in changes})
+        check_config(config)
         require_extras(config, progress=progress and not quiet, plots=plots)
         lock = FolderLock(run_dir, "run").acquire()  # before touching anything in it
     else:
@@ -184,6 +254,11 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         # Killed before the first checkpoint: nothing was kept, so start from the beginning.
         state = read_checkpoint(checkpoint) if os.path.exists(checkpoint) else None
+        if state is not None:  # before config.json takes the new value
+            done = int(state[2]["epoch"]) + (1 if state[2]["batch"] else 0)
+            if config["epochs"] < done:
+                raise UsageError(f"the run has already trained {state[2]['epoch']} epochs; --epochs "
+                                 f"must be at least {done} to resume it")
     else:
         state = None
     # The split of data sets without their own test set uses a fixed seed, not the run's:
@@ -195,13 +270,14 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
     network = build_network(config, data.n_features, len(data.class_names))
     network.class_names = list(data.class_names)
     network.image_format = images.format_for(data.name, data.image_shape)
-    config.update({"sizes": network.sizes, "init": network.init})
+    # One description of the architecture: sizes from the data, hidden agreeing with them.
+    config.update({"sizes": network.sizes, "hidden": network.sizes[1:-1], "init": network.init})
     if not resume:  # the path that trains, not "auto": a rerun or resume takes the same one
         n_train = len(data.train[0])
         config["kernels"] = kernels.choose(config["kernels"], network.sizes, n_train,
                                            config["epochs"], min(config["batch_size"], n_train))
-    if not resume:
-        io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")
+    # On resume too: a new --epochs, --checkpoint-every or --data-dir is the run's from now on.
+    io.write_text(os.path.join(run_dir, "config.json"), json.dumps(config, indent=2) + "\n")
 
     recorder = RunRecorder(run_dir, config, stop)
     callbacks = [recorder]
@@ -421,6 +497,55 @@ def _claim_folder(run_dir):
     return lock
 
 
+def _check_resume_changes(config, changes, run_dir):
+    """Refuse, naming it, any option given on resume that differs from the run's own."""
+    for key, value in changes.items():
+        if key in RESUMABLE or key == "preset" and value == config.get("preset"):
+            continue
+        if key == "preset":
+            raise UsageError(f"--preset cannot be given when resuming {run_dir}; its options are "
+                             "in its config.json")
+        ours = config.get("hidden") if key == "hidden" else config.get(key)
+        if key in FLOAT_OPTIONS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+        if value != ours:
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"{flag} cannot change when resuming: {run_dir} was trained with {key}={ours!r}; "
+                f"start a new run with `bprop train --config {os.path.join(run_dir, 'config.json')} "
+                f"{flag} ...` instead (on resume only --epochs, --checkpoint-every, --data-dir, "
+                f"--quiet and --no-plots apply)")
+
+
+def _remove_unstarted(run_dir):
+    """Remove a run folder this process created, when the run failed before config.json."""
+    if os.path.exists(os.path.join(run_dir, "config.json")):
+        return
+    try:
+        io.remove_stale_temporaries(run_dir)
+        if os.path.exists(os.path.join(run_dir, LOCK_FILE)):
+            os.unlink(os.path.join(run_dir, LOCK_FILE))
+        os.rmdir(run_dir)  # only if empty: never anything someone else put there
+    except OSError:
+        pass
+
+
+def read_config_file(path):
+    """A run's config.json (for ``--config``), as a dict; one-line errors."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = json.load(file)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file (give a run folder's config.json)") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; give the run's config.json inside it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{path} does not hold a run configuration (a JSON object)")
+    return config
+
+
 def _read_config(run_dir):
     path = os.path.join(run_dir, "config.json")
     try:
@@ -439,11 +564,15 @@ def _read_config(run_dir):
         raise DataError(f"{path} does not hold a run configuration")
     config.setdefault("kernels", "numpy")  # folders from before the option trained with NumPy
     try:  # as strictly as a new run's options: a bad value is one line, not a TypeError later
-        config = resolve_config({k: v for k, v in config.items() if k != "preset"})
-        check_config(config)
+        resolved = resolve_config({k: v for k, v in config.items() if k != "preset"})
+        check_config(resolved)
     except (InputError, TypeError, ValueError, KeyError, AttributeError) as error:
         raise DataError(f"{path} holds an invalid run configuration: {error}") from None
-    return config
+    if config.get("preset"):
+        resolved["preset"] = config["preset"]
+    if resolved["sizes"]:  # older runs wrote the default hidden beside a preset's sizes
+        resolved["hidden"] = resolved["sizes"][1:-1]
+    return resolved
 
 
 class StopRequest:

@@ -112,7 +112,6 @@ def test_gradcheck_command_reports_small_errors():
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["train", "--epochs", "0", "--no-plots"], "epochs"),
     (["train", "--dataset", "nosuch", "--no-plots"], "nosuch"),
     (["train", "--sizes", "10,5,10", "--no-plots"], "sizes"),
     (["evaluate", "missing.npz"], "missing.npz"),

@@ -159,9 +159,9 @@ def test_sweep_command_prints_progress_and_the_best_configuration(tmp_path):
 
 
 def test_sweep_command_reports_a_bad_spec_in_one_line(tmp_path):
-    result = bprop("sweep", "--set", "learning_rat=0.1,0.2", "--out", tmp_path / "s", check=1)
+    result = bprop("sweep", "--set", "learning_rat=0.1,0.2", "--out", tmp_path / "s", check=2)
     assert result.stderr.count("\n") == 1 and "unknown run option(s) learning_rat" in result.stderr
-    result = bprop("sweep", "--out", tmp_path / "t", check=1)
+    result = bprop("sweep", "--out", tmp_path / "t", check=2)
     assert "give a sweep spec" in result.stderr
 
 

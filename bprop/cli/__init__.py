@@ -36,7 +36,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import warnings
 
-    from bprop.errors import BpropError, TrainingInterrupted
+    from bprop.errors import BpropError, TrainingInterrupted, UsageError
 
     # A warning is one line too: "bprop train: warning: ...", not a file name and source line.
     warnings.formatwarning = lambda message, *rest, **kw: f"bprop {args.command}: warning: {message}\n"
@@ -46,6 +46,12 @@ def main(argv=None):
     except TrainingInterrupted as error:
         print(f"bprop {args.command}: {error}", file=sys.stderr)
         return error.exit_status
+    except UsageError as error:
+        print(f"bprop {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `bprop evaluate ... | head -1`: the reader left; not an error
+        _silence_stdout()
+        return 0
     except BpropError as error:
         print(f"bprop {args.command}: error: {error}", file=sys.stderr)
         return 1
@@ -59,6 +65,17 @@ def main(argv=None):
         print(f"bprop {args.command}: error: out of memory ({error or 'an allocation failed'}); "
               "ask for less: smaller layers, mini-batches or input files", file=sys.stderr)
         return 1
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null so Python's exit flush does not fail on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _os_error_line(error):

@@ -56,10 +56,10 @@ def run(args):
 
     from bprop import sweep
     from bprop.runs import free_folder
-    from bprop.errors import BpropError, InputError
+    from bprop.errors import BpropError, InputError, UsageError
 
     if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers must be at least 1; got {args.workers}")
+        raise UsageError(f"--workers must be at least 1; got {args.workers}")
     out_dir = args.out or free_folder(os.path.join("sweeps", time.strftime("%Y%m%d-%H%M%S")))
     stored = os.path.join(out_dir, "sweep.json")
     if args.spec:
@@ -69,13 +69,17 @@ def run(args):
     elif args.sets:
         spec = {}
     else:
-        raise InputError("give a sweep spec file or --set KEY=V1,V2 (see bprop sweep --help)")
+        raise UsageError("give a sweep spec file or --set KEY=V1,V2 (see bprop sweep --help)")
     spec = sweep.spec_with_sets(spec, args.sets)
     for key in ("method", "trials", "sample_seed", "metric", "goal"):
         if getattr(args, key) is not None:
             spec[key] = getattr(args, key)
     if spec.get("method", "grid") == "grid" and args.trials is None:
         spec.pop("trials", None)  # a spec's random-search size, not wanted by --method grid
+    try:  # a bad spec, metric or option value is a usage error: refused before anything runs
+        sweep.plan(spec, plots=not args.no_plots)
+    except InputError as error:
+        raise UsageError(str(error)) from None
 
     if not args.quiet and sys.stderr.isatty():  # the trials' progress bar, checked up front
         from bprop import extras
@@ -86,6 +90,12 @@ def run(args):
         result = sweep.run_sweep(spec, out_dir, scheduler=args.scheduler, n_workers=args.workers,
                                  plots=not args.no_plots,
                                  on_start=report.start, on_result=report.result)
+    except KeyboardInterrupt:
+        from bprop.errors import TrainingInterrupted
+
+        raise TrainingInterrupted(
+            f"sweep stopped by Ctrl-C; finished trials are kept: resume with the same command "
+            f"and --out {_shown(out_dir)}") from None
     finally:
         report.close()
 

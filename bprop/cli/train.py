@@ -42,7 +42,12 @@ def add_parser(subparsers):
     out = parser.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", help="run folder (default runs/<name or timestamp>)")
     out.add_argument("--name", help="name of the run folder under runs/")
-    out.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    out.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue a run from its checkpoint; --epochs N extends it to N epochs "
+                          "(as one run of N epochs would end); --checkpoint-every, --data-dir, "
+                          "--quiet and --no-plots apply; any other option is the run's own")
+    out.add_argument("--config", metavar="CONFIG_JSON",
+                     help="start from a run's config.json (flags given here override it)")
     out.add_argument("--checkpoint-every", type=int, metavar="N",
                      help="also checkpoint every N mini-batches (always at each epoch's end)")
     out.add_argument("--no-plots", action="store_true", help="skip drawing the PNG plots")
@@ -59,17 +64,30 @@ def run(args):
     import sys
     import time
 
-    from bprop.runs import free_folder, train_run
+    from bprop.errors import InputError, UsageError
+    from bprop.runs import check_config, free_folder, read_config_file, resolve_config, train_run
 
-    if args.resume:
-        run_dir, resume, options = args.resume, True, {}
-    else:
-        options = {key: getattr(args, key) for key in OPTION_KEYS}
-        if args.preset:
-            options["preset"] = args.preset
-        name = args.name or time.strftime("%Y%m%d-%H%M%S")
-        run_dir = args.out or free_folder(os.path.join("runs", name))
-        resume = False
+    given = {key: getattr(args, key) for key in OPTION_KEYS}
+    try:
+        if args.resume:
+            for flag, value in (("--config", args.config), ("--out", args.out), ("--name", args.name),
+                                ("--preset", args.preset)):
+                if value is not None:
+                    raise InputError(f"{flag} cannot be used with --resume: the run's folder and "
+                                     "options are its own (start a new run with --config "
+                                     f"{os.path.join(args.resume, 'config.json')} to change them)")
+            run_dir, resume, options = args.resume, True, given
+        else:
+            base = read_config_file(args.config) if args.config else None
+            options = resolve_config(given, preset=args.preset, base=base)
+            check_config(options)  # a bad value is a usage error: nothing is created
+            name = args.name or time.strftime("%Y%m%d-%H%M%S")
+            run_dir = args.out or free_folder(os.path.join("runs", name))
+            resume = False
+    except UsageError:
+        raise
+    except InputError as error:
+        raise UsageError(str(error)) from None
     if not args.quiet:
         print(f"run folder: {run_dir}", flush=True)
     summary = train_run(options, run_dir, progress=sys.stderr.isatty() and not args.quiet,
@@ -78,13 +96,15 @@ def run(args):
     return 0
 
 
-
-
 def _summary_line(summary):
-    parts = [f"{summary['dataset']} {summary['sizes']}: {summary['epochs_run']} epochs"]
+    epochs = summary["epochs_run"]
+    parts = [f"{summary['dataset']} {summary['sizes']}: {epochs} epoch{'' if epochs == 1 else 's'}"]
     if summary.get("best_validation_accuracy") is not None:
         parts.append(f"best validation {summary['best_validation_accuracy']:.2%} (epoch {summary['best_epoch']})")
-    if summary.get("best_test_accuracy") is not None:
+    if summary.get("best_test_accuracy") is not None and summary["best_epoch"] == epochs:
+        parts.append(f"test accuracy {summary['best_test_accuracy']:.2%} (model-best.npz = "
+                     f"model-last.npz, epoch {epochs})")
+    elif summary.get("best_test_accuracy") is not None:
         parts.append(f"test accuracy {summary['best_test_accuracy']:.2%} (model-best.npz, epoch "
                      f"{summary['best_epoch']}), {summary['test_accuracy']:.2%} (model-last.npz, "
                      f"epoch {summary['epochs_run']})")

@@ -39,12 +39,12 @@ writes its checkpoint and stops, trials not started are skipped, and the command
 non-zero saying how to continue; the continued trials end bit-identical.
 """
 from bprop.sweep.report import SUMMARY_COLUMNS, best_row, format_value, plot_results, result_row, write_results
-from bprop.sweep.running import (RESULT, SweepResult, finished_result, read_result, run_sweep, run_trial,
-                                 train_trial)
+from bprop.sweep.running import (RESULT, SweepResult, finished_result, plan, read_result, run_sweep,
+                                 run_trial, train_trial)
 from bprop.sweep.spec import (DISTRIBUTIONS, GOALS, METHODS, SPEC_KEYS, Trial, check_spec, expand, load_spec,
                               parse_set, resolve_run_config, spec_with_sets, trial_id)
 
-__all__ = ["load_spec", "parse_set", "spec_with_sets", "check_spec", "expand", "trial_id",
+__all__ = ["load_spec", "parse_set", "spec_with_sets", "check_spec", "expand", "trial_id", "plan",
            "resolve_run_config", "Trial", "run_sweep", "run_trial", "train_trial", "read_result",
            "finished_result", "SweepResult", "best_row", "format_value", "result_row",
            "write_results", "plot_results", "RESULT", "METHODS", "GOALS", "DISTRIBUTIONS",

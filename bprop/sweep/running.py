@@ -47,8 +47,9 @@ def train_trial(config, run_dir, plots=True, stop_file=None):
     from bprop.runs import train_run
 
     resume = os.path.exists(os.path.join(run_dir, "config.json"))
-    return train_run(config, run_dir, progress=False, quiet=True, resume=resume, plots=plots,
-                     stop_file=stop_file)
+    # Resuming, the folder's own config.json is the trial's configuration.
+    return train_run({} if resume else config, run_dir, progress=False, quiet=True, resume=resume,
+                     plots=plots, stop_file=stop_file)
 
 
 def read_result(run_dir):
@@ -120,6 +121,31 @@ def _json_safe(value):
 
 
 
+def plan(spec, trial_function=None, plots=True):
+    """Check a sweep before anything is written or any trial runs: the spec, the metric,
+    every trial's options and the libraries needed. Returns ``(spec, trials)``, the spec as
+    checked and its trials; raises InputError (a bad spec or option value) or MissingDependency."""
+    spec = check_spec(spec)
+    from bprop import extras
+
+    extras.require("running a sweep")
+    extras.require("drawing sweep.png")
+    if trial_function is None:
+        from bprop import runs
+
+        trials = expand(spec, resolve_run_config)
+        if spec["metric"] not in runs.SUMMARY_METRICS:
+            raise InputError(f"unknown metric {spec['metric']!r}; expected one of "
+                             f"{', '.join(runs.SUMMARY_METRICS)}")
+        for trial in trials:  # refuse a bad value now, not after the cluster ran every trial
+            runs.check_config(trial.config)
+        for dataset in {trial.config["dataset"] for trial in trials}:
+            runs.require_extras({"dataset": dataset}, plots=plots)
+    else:
+        trials = expand(spec)
+    return spec, trials
+
+
 def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, trial_function=None,
               plots=True, on_start=None, on_result=None):
     """Run every trial of ``spec`` that has not finished, on Dask; write results.csv and sweep.png.
@@ -155,25 +181,8 @@ def run_sweep(spec, out_dir, *, scheduler=None, client=None, n_workers=None, tri
     -------
     SweepResult
     """
-    spec = check_spec(spec)
-    from bprop import extras
-
-    extras.require("running a sweep")  # before anything is written or any trial runs
-    extras.require("drawing sweep.png")
     default_trial = trial_function is None
-    if default_trial:
-        from bprop import runs
-
-        trials = expand(spec, resolve_run_config)
-        if spec["metric"] not in runs.SUMMARY_METRICS:
-            raise InputError(f"unknown metric {spec['metric']!r}; expected one of "
-                             f"{', '.join(runs.SUMMARY_METRICS)}")
-        for trial in trials:  # refuse a bad value now, not after the cluster ran every trial
-            runs.check_config(trial.config)
-        for dataset in {trial.config["dataset"] for trial in trials}:
-            runs.require_extras({"dataset": dataset}, plots=plots)
-    else:
-        trials = expand(spec)
+    spec, trials = plan(spec, trial_function, plots)
     out_dir = os.path.abspath(os.fspath(out_dir))
     runs_dir = os.path.join(out_dir, "runs")
     os.makedirs(runs_dir, exist_ok=True)
