@@ -149,7 +149,9 @@ class _Runner:
             load = result.get("other_load_cpus")
             if result["status"] != "ok" or load is None or load <= BUSY_THRESHOLD:
                 break
-            print(f"  (disturbed: other processes used {load:.2f} CPUs; running it again)",
+            again = attempt < self.settings["retry_disturbed"]
+            print(f"  (disturbed: other processes used {load:.2f} CPUs; "
+                  + ("running it again)" if again else "kept as it is: no retries left)"),
                   file=sys.stderr, flush=True)
         result["attempts"] = attempt + 1
         return result

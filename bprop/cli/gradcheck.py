@@ -48,7 +48,7 @@ def run(args):
     print(f"network {network.sizes} {[s.name for s in network.activations]}, cost {network.cost.name}, "
           f"mini-batch of {m}, ε = {args.epsilon:g}")
     print(f"{'layer':>5}  {'weights rel. error':>18}  {'biases rel. error':>17}")
-    for l, errors in enumerate(result["layers"]):
+    for l, errors in enumerate(result["layers"], 1):  # layers 1..L, as the book and `bprop trace` count
         print(f"{l:>5}  {errors['weights']:>18.3e}  {errors['biases']:>17.3e}")
     passes = result["forward_passes"]
     print(f"parameters checked: {result['checked']}; forward passes: backprop {passes['backprop']} "

@@ -394,7 +394,7 @@ class _Page:
                             f"$\\partial C/\\partial a^{{L}}_{{m}}$ at the end; $\\partial C/\\partial {name}$ is "
                             f"their sum.")]
         if view.paths is None:
-            return blocks + [Paragraph(f"${name}$ reaches the cost by {view.count} paths per example, too many "
+            return blocks + [Paragraph(f"${name}$ reaches the cost by {view.count} path{'' if view.count == 1 else 's'} per example, too many "
                                        f"to list; choose a weight nearer the output.")]
         rows = []
         lead = (lambda i: [str(i)]) if self.batch else (lambda i: [])
@@ -409,11 +409,11 @@ class _Page:
         header = (["example"] if self.batch else []) + ["path; its rate factors; their values", "product"]
         blocks.append(Table(header, rows, ("r" if self.batch else "") + "lr"))
         if self.batch:
-            lines = [rf"\text{{example {i}: sum over its {view.count} paths}} = {self.n(total)}"
+            lines = [rf"\text{{example {i}: sum over its {view.count} path{'' if view.count == 1 else 's'}}} = {self.n(total)}"
                      for i, total in enumerate(view.sums)]
             lines.append(rf"\tfrac{{1}}{{m}}\sum_{{x}} = {self.n(view.total)}")
         else:
-            lines = [rf"\text{{sum over the {view.count} paths}} = {self.n(view.total)}"]
+            lines = [rf"\text{{sum over the {view.count} path{'' if view.count == 1 else 's'}}} = {self.n(view.total)}"]
         lines += [rf"\text{{BP4:}} \quad \partial C/\partial {name} = {self.n(view.bp4)}",
                   rf"\text{{difference}} = {self.diff(view.total - view.bp4)}"]
         return blocks + [Equations(lines)]
