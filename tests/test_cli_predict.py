@@ -64,3 +64,22 @@ def test_independent_sigmoid_outputs_are_not_shown_as_probabilities(iris, tmp_pa
     assert "independent sigmoid outputs, not probabilities" in text and "%" not in text
     item = json.loads(run_bprop("predict", model, iris / "rows.csv", "--json", check=0).stdout)[0]
     assert "top" not in item and {"index", "class_name", "output"} == set(item["outputs"][0])
+
+
+def test_output_into_a_pipe_that_closes_early_prints_no_error(iris, iris_model, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "many.csv").write_text("5.1,3.5,1.4,0.2\n" * 5000)  # output well past a pipe's buffer
+    command = [sys.executable, "-m", "bprop", "predict", str(iris_model), str(tmp_path / "many.csv")]
+    producer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = producer.stdout.readline()
+    producer.stdout.close()                      # what `| head -1` does
+    stderr = producer.stderr.read().decode()
+    assert producer.wait(timeout=120) == 0 and first.startswith(str(tmp_path).encode()) and stderr == ""
+
+
+def test_gradcheck_numbers_layers_from_1_as_the_trace_does():
+    lines = run_bprop("gradcheck", "--sizes", "3,4,2", check=0).stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.strip().startswith("layer"))
+    assert [line.split()[0] for line in lines[header + 1:header + 3]] == ["1", "2"]
