@@ -33,8 +33,8 @@ def iris_model(iris):
 def test_predict_prints_class_names(iris, iris_model):
     result = run_bprop("predict", iris_model, iris / "rows.csv", check=0)
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"{iris / 'rows.csv'}[0]: setosa  (setosa ")
-    assert lines[1].split(":")[1].split()[0] == "virginica"
+    assert lines[0].startswith(f"{iris / 'rows.csv'} line 1: setosa  (setosa ")
+    assert lines[1].split(": ")[1].split()[0] == "virginica"
 
 
 def test_predict_json_gives_each_class_as_index_and_name(iris, iris_model):
