@@ -115,7 +115,12 @@ def check_trainer_state(info, arrays, network, name):
     best = info["best"]
     if best is not None:
         best = mapping("best", best)
-        number("best score", best.get("score"))
+        score = best.get("score")  # (accuracy, -cost) or (-cost,); a number in older checkpoints
+        if isinstance(score, list) and 1 <= len(score) <= 2:
+            for value in score:
+                number("best score", value)
+        else:
+            number("best score", score)
         if not 1 <= integer("best epoch", best.get("epoch"), 1) <= max(epoch, 1):
             fail(f"its best epoch {best['epoch']} is after the {epoch} epochs it has run")
         absent = [f"best/{p}{l}" for l in range(network.n_layers) for p in "wb"
