@@ -254,8 +254,9 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
         checkpoint = os.path.join(run_dir, CHECKPOINT)
         # Killed before the first checkpoint: nothing was kept, so start from the beginning.
         state = read_checkpoint(checkpoint) if os.path.exists(checkpoint) else None
-        if state is not None:  # before config.json takes the new value
-            done = int(state[2]["epoch"]) + (1 if state[2]["batch"] else 0)
+        epoch, batch = (state[2].get("epoch"), state[2].get("batch")) if state is not None else (None, None)
+        if type(epoch) is int and type(batch) is int:  # before config.json takes the new value
+            done = epoch + (1 if batch else 0)         # (a damaged state is refused further on)
             if config["epochs"] < done:
                 raise UsageError(f"the run has already trained {state[2]['epoch']} epochs; --epochs "
                                  f"must be at least {done} to resume it")
