@@ -88,6 +88,10 @@ def format_for(dataset_name, shape):
     return default_format(shape)
 
 
+class BlankPicture(DataError):
+    """The picture holds no drawing: one flat colour, or fully transparent."""
+
+
 # ---- reading a picture ---------------------------------------------------------------------
 def read_picture(path, image_format):
     """The picture at ``path`` prepared as ``image_format``: float64 pixels in [0, 1], light on dark."""
@@ -95,7 +99,7 @@ def read_picture(path, image_format):
     try:
         return prepare(gray, alpha, image_format)
     except DataError as error:
-        raise DataError(f"{path}: {error}") from None
+        raise type(error)(f"{path}: {error}") from None
 
 
 def load_picture(path):
@@ -188,7 +192,7 @@ def composite(gray, alpha):
     """
     weight = alpha.sum()
     if weight == 0:
-        raise DataError("the picture is fully transparent: nothing is drawn")
+        raise BlankPicture("the picture is fully transparent: nothing is drawn")
     if (alpha > 0.5).mean() > 0.5:
         background = float(np.median(gray[alpha > 0.5]))
     else:
@@ -229,7 +233,7 @@ def clean(ink, image_format):
     top = float(ink.max())
     floor = min(median + 4.0 * spread, 0.5 * top)
     if top - floor < 0.05:
-        raise DataError("no drawing found: the picture is one flat colour")
+        raise BlankPicture("no drawing found: the picture is one flat colour")
     return np.clip((ink - floor) / (top - floor), 0.0, 1.0)
 
 
@@ -271,7 +275,7 @@ def ink_box(ink, level=0.1):
             mask &= _filter(kept.astype(np.float32), 3, np.max) > 0
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
-        raise DataError("no drawing found: the picture is one flat colour")
+        raise BlankPicture("no drawing found: the picture is one flat colour")
     return rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
 
 

@@ -29,7 +29,13 @@ def pixels(png, n_features):
     if n_features < 4 or int(round(n_features ** 0.5)) ** 2 != n_features:
         raise InputError(f"this network takes {n_features} inputs, not a square image; "
                          f"train on digits or MNIST (or load an image model) to draw")
+    from bprop.images import BlankPicture
+
     try:
         return read_image(io.BytesIO(png), n_features)
+    except BlankPicture:  # nothing drawn yet: an empty input, as the page shows it
+        import numpy as np
+
+        return np.zeros(n_features)
     except DataError:
         raise InputError("the drawing is not a readable PNG image") from None

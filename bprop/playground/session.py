@@ -60,7 +60,7 @@ class Session:
             network = Network(sizes, [*network_options["activations"], network_options["output"]],
                               network_options["cost"], init=init, dtype=dtype, seed=training["seed"])
         self.network = network
-        self.trainer = Trainer(network, epochs=MAX_EPOCHS, **training)
+        self.trainer = Trainer(network, **{"epochs": MAX_EPOCHS, "verbose": 0, **training})
         self.n_batches = -(-len(dataset.train[1]) // min(self.trainer.batch_size, len(dataset.train[1])))
         self.per_batch = False
         X, y = dataset.train
