@@ -6,6 +6,7 @@ import numpy as np
 
 from bprop import memory
 from bprop.errors import DataError
+from bprop.io import read_npy_header
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -69,15 +70,10 @@ def _read_npy(path):
     The file is mapped, not read: the only copy made is the float64 one predictions need,
     and a header claiming more than the file holds is refused.
     """
-    fmt = np.lib.format
     try:
         with open(path, "rb") as file:
-            version = fmt.read_magic(file)
-            if version == (1, 0):
-                shape, _, dtype = fmt.read_array_header_1_0(file)
-            elif version in ((2, 0), (3, 0)):
-                shape, _, dtype = fmt.read_array_header_2_0(file)
-            else:
+            version, shape, _, dtype = read_npy_header(file)
+            if dtype is None:
                 raise ValueError(f"unknown .npy version {version}")
             data_bytes = os.fstat(file.fileno()).st_size - file.tell()
     except (ValueError, OSError, EOFError, SyntaxError) as error:

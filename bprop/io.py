@@ -268,18 +268,28 @@ def _read_array(archive, info, key, shape, name):
         return _read_npy(file, shape, name, key, allowed=_ARRAY_DTYPES, stored_size=info.file_size)
 
 
+def read_npy_header(file):
+    """The magic and header of a .npy stream, reading no data: (version, shape, fortran_order, dtype).
+
+    For a version bprop does not read (only 1.0, 2.0 and 3.0 exist), shape, fortran_order and
+    dtype are None, so each caller can name the problem in its own words.
+    """
+    fmt = np.lib.format
+    version = fmt.read_magic(file)
+    if version == (1, 0):
+        return (version, *fmt.read_array_header_1_0(file))
+    if version in ((2, 0), (3, 0)):
+        return (version, *fmt.read_array_header_2_0(file))
+    return version, None, None, None
+
+
 def _read_npy(file, shape, name, key, allowed, stored_size=None):
     """One .npy entry, checking dtype and shape from its header before reading any data.
 
     Big-endian arrays are read and byte-swapped to the machine's order.
     """
-    fmt = np.lib.format
-    version = fmt.read_magic(file)
-    if version == (1, 0):
-        found_shape, fortran, dtype = fmt.read_array_header_1_0(file)
-    elif version in ((2, 0), (3, 0)):
-        found_shape, fortran, dtype = fmt.read_array_header_2_0(file)
-    else:
+    version, found_shape, fortran, dtype = read_npy_header(file)
+    if dtype is None:
         raise ModelFileError(f"{name}: entry {key!r} has unknown .npy version {version}")
     if dtype.hasobject or dtype.name not in allowed:
         raise ModelFileError(f"{name}: entry {key!r} has dtype {dtype}, expected {' or '.join(allowed)} "

@@ -15,6 +15,7 @@ from bprop.data.dataset import Dataset, check_features, encode_labels, opening, 
 from bprop.data.dataset import split_shuffled, split_tail
 from bprop import memory
 from bprop.errors import DataError, InputError
+from bprop.io import read_npy_header
 
 __all__ = ["load_npz"]
 
@@ -151,12 +152,8 @@ def _check_member(path, archive, info, archive_size):
     if info.compress_size > archive_size or info.file_size > _MAX_RATIO * info.compress_size + 1024:
         raise DataError(f"{path}: array {key!r} claims an impossible size; the file is corrupt")
     with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
+        version, shape, _, dtype = read_npy_header(member)
+        if version not in ((1, 0), (2, 0)):
             raise DataError(f"{path}: array {key!r} uses .npy format {version}, which bprop does not read")
         header_size = member.tell()
     if dtype.hasobject:
