@@ -16,9 +16,7 @@ The element formulas are the ones in ``bprop/activations.py`` (σ and σ' side b
 """
 import math
 
-import numpy as np
-
-from bprop.kernels.codes import IDENTITY, LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
+from bprop.kernels.codes import LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
 from bprop.kernels.compiler import jit
 
 
@@ -94,16 +92,22 @@ def softmax_vjp_row(a, g, i, out):
 
 
 @jit
+def vjp_row(z, a, g, i, kind, alpha):
+    """Row i of g ← g ⊙ σ'(z) in place (softmax: through its Jacobian, ``softmax_vjp_row``)."""
+    if kind == SOFTMAX:
+        softmax_vjp_row(a, g, i, g)
+    else:
+        for j in range(g.shape[1]):
+            g[i, j] = g[i, j] * sigma_prime(kind, z[i, j], a[i, j], alpha)
+
+
+@jit
 def vjp_sum(z, a, g, kind, alpha, nabla_b):
     """g ← g ⊙ σ'(z) in place (BP2), and nabla_b ← Σ_x of the result (BP3)."""
     alpha = g.dtype.type(alpha)
     nabla_b[:] = 0
     for i in range(g.shape[0]):
-        if kind == SOFTMAX:
-            softmax_vjp_row(a, g, i, g)
-        else:
-            for j in range(g.shape[1]):
-                g[i, j] = g[i, j] * sigma_prime(kind, z[i, j], a[i, j], alpha)
+        vjp_row(z, a, g, i, kind, alpha)
         for j in range(g.shape[1]):
             nabla_b[j] += g[i, j]
 

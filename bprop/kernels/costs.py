@@ -10,8 +10,8 @@ output layer L, in ``Network``'s forward and backward passes and ``Cost.output_d
 
 reading the targets as ``Y[rows[i]]`` in place, so they are never gathered into a copy.
 """
-from bprop.kernels.activations import bias_activation, sigma_prime, softmax_vjp_row
-from bprop.kernels.codes import FUSED_CROSS_ENTROPY, SOFTMAX
+from bprop.kernels.activations import bias_activation, vjp_row
+from bprop.kernels.codes import FUSED_CROSS_ENTROPY
 from bprop.kernels.compiler import jit
 
 
@@ -26,10 +26,6 @@ def output_delta(z, b, a, Y, rows, kind, alpha, cost, delta, nabla_b):
         for j in range(z.shape[1]):
             delta[i, j] = a[i, j] - Y[r, j]          # a - y: the fused δ^L, or ∇_a C of ½‖a - y‖²
         if cost != FUSED_CROSS_ENTROPY:
-            if kind == SOFTMAX:
-                softmax_vjp_row(a, delta, i, delta)
-            else:
-                for j in range(z.shape[1]):
-                    delta[i, j] = delta[i, j] * sigma_prime(kind, z[i, j], a[i, j], alpha)
+            vjp_row(z, a, delta, i, kind, alpha)
         for j in range(z.shape[1]):
             nabla_b[j] += delta[i, j]
