@@ -29,7 +29,6 @@ CACHE_USED = True
 
 def jit(*args, **options):
     """``numba.njit(cache=True, nogil=True, **options)``, or without the cache if it cannot be written."""
-    global CACHE_USED
 
     def decorate(function):
         global CACHE_USED
