@@ -17,6 +17,11 @@ least ``optimizers.PARALLEL_SIZE`` elements, which numba splits over its threads
 step alternates between matrix products and kernels. So that numba's OpenMP threads do not
 spin on the cores while BLAS works, they wait passively (``OMP_WAIT_POLICY=PASSIVE``,
 set here unless the environment already sets it, before numba starts its OpenMP pool).
+
+Division. ``error_model="numpy"``: a division by zero gives an infinity or a NaN, as it
+does on the NumPy path (the trainer then reports the divergence), rather than raising;
+without the check in every division LLVM vectorises those loops (Adam's update of
+78,400 float32 weights: 60 µs instead of 346 µs).
 """
 import os
 
@@ -28,17 +33,17 @@ CACHE_USED = True
 
 
 def jit(*args, **options):
-    """``numba.njit(cache=True, nogil=True, **options)``, or without the cache if it cannot be written."""
+    """``numba.njit(cache=True, nogil=True, error_model="numpy", **options)``, or without the cache if it cannot be written."""
 
     def decorate(function):
         global CACHE_USED
         try:
-            return numba.njit(cache=True, nogil=True, **options)(function)
+            return numba.njit(cache=True, nogil=True, error_model="numpy", **options)(function)
         except RuntimeError as error:  # "cannot cache function ...: no locator available"
             if "cache" not in str(error):
                 raise
             CACHE_USED = False
-            return numba.njit(cache=False, nogil=True, **options)(function)
+            return numba.njit(cache=False, nogil=True, error_model="numpy", **options)(function)
 
     if args and callable(args[0]):
         return decorate(args[0])

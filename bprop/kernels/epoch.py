@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from bprop.kernels.activations import bias_activation, vjp_sum
+from bprop.kernels.batches import gather_rows
 from bprop.kernels.codes import ADAM, MOMENTUM, NESTEROV
 from bprop.kernels.compiler import jit
 from bprop.kernels.costs import output_delta
@@ -47,8 +48,7 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
         rows = order[start:stop]
         m = stop - start
         x = X_batch[:m]
-        for i in range(m):
-            x[i] = X[rows[i]]
+        gather_rows(X, rows, x)
         # forward pass
         for l in range(L):
             z = zs[l][:m]

@@ -15,6 +15,7 @@ same state.
 import numpy as np
 
 from bprop.kernels import activations as K
+from bprop.kernels.batches import gather_rows
 from bprop.kernels import costs as C
 from bprop.kernels import optimizers as O
 from bprop.kernels.codes import (ACTIVATION_CODES, ADAM, FUSED_CROSS_ENTROPY, MOMENTUM,
@@ -117,7 +118,8 @@ class CompiledTraining:
                                       [d[:m] for d in self.deltas], self.X_batch[:m],
                                       [d[:m] for d in self.dropped])
         zs, acts, deltas, X_batch, dropped = views
-        a = X.take(rows, axis=0, out=X_batch)
+        a = X_batch
+        gather_rows(X, rows, a)
         inputs = [a]
         for l in range(L):                                   # z^l = a^(l-1) (w^l)^T (+ b^l below)
             z = np.matmul(a, weights[l].T, out=zs[l])
