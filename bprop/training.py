@@ -336,10 +336,14 @@ class Trainer:
         rows = self._order[start:done]
         z = self._outputs[start:done]
         network = self.network
-        a = network.activations[-1].forward(z, np.empty_like(z))
-        self.running["cost"] += float(network.cost.value(z, a, Y[rows]).sum())
-        if labels is not None:
-            self.running["correct"] += int((network.classes(a) == labels[rows]).sum())
+        if self._compiled is not None:  # the same sums, by bprop.kernels.tally
+            cost, correct = self._compiled.tally(z, Y, rows, labels)
+        else:
+            a = network.activations[-1].forward(z, np.empty_like(z))
+            cost = float(network.cost.value(z, a, Y[rows]).sum())
+            correct = int((network.classes(a) == labels[rows]).sum()) if labels is not None else 0
+        self.running["cost"] += cost
+        self.running["correct"] += correct
         self.running["seen"] += done - start
 
     def _dropout_masks(self, m):

@@ -87,6 +87,22 @@ def test_every_output_activation_and_cost_trains_like_the_reference(path, dtype,
     _assert_equal_to_reference(nets, dtype)
 
 
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("cost", ["cross_entropy", "quadratic"])
+def test_one_sigmoid_output_with_binary_labels_trains_like_the_reference(path, dtype, cost):
+    """One output unit: classes are a > 0.5, in the training tally as in evaluate."""
+    X, _ = _data([6, 5, 1], dtype)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    nets = {}
+    for which in ("numpy", "numba"):
+        net = bprop.Network([6, 5, 1], ["tanh", "sigmoid"], cost, dtype=dtype, seed=3)
+        nets[which] = (net, net.fit(X, y, epochs=1, batch_size=16, seed=5, kernels=which,
+                                    learning_rate=0.5))
+    assert 0 < nets["numpy"][1][0]["accuracy"] < 1  # the count is a real comparison
+    _assert_equal_to_reference(nets, dtype)
+
+
 OPTIMIZERS = {
     "sgd": dict(learning_rate=0.5),
     "momentum": dict(learning_rate=0.2, momentum=0.9),

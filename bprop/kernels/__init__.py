@@ -7,6 +7,8 @@ each names, in its docstring, the NumPy lines it replaces:
 - ``activations.py``  bias add + σ in one pass; σ'(z) ⊙ g (BP2) with Σ_x δ (BP3)
 - ``costs.py``        BP1 fused with the output layer's σ and BP3's sum, targets read in place
 - ``optimizers.py``   SGD, momentum, Nesterov and Adam with L2, one pass per array
+- ``batches.py``      the mini-batch's rows gathered from the shuffled data set
+- ``tally.py``        the epoch's training cost and correct count from the outputs
 - ``epoch.py``        a whole run of mini-batches as one compiled loop (small networks)
 - ``step.py``         the trainer's step built from the kernels above
 - ``compiler.py``     numba's ``njit`` with its on-disk cache, and the fallback without it

@@ -21,6 +21,7 @@ from bprop.kernels import optimizers as O
 from bprop.kernels.codes import (ACTIVATION_CODES, ADAM, FUSED_CROSS_ENTROPY, MOMENTUM,
                                  NESTEROV, PLAIN, QUADRATIC)
 from bprop.kernels.epoch import train_batches
+from bprop.kernels.tally import tally
 
 # Whole compiled loops pay off while one step's products are this small (multiply-adds):
 # the book's [784, 30, 10] with mini-batches of 10 is 0.5 M; [784, 100, 10] with 128 is 20 M.
@@ -104,6 +105,14 @@ class CompiledTraining:
         if self.rule == ADAM:
             self.optimizer.t += done
         return done
+
+    # ---- the epoch's training cost and accuracy ----------------------------------------
+    def tally(self, z, Y, rows, labels):
+        """(Σ_x C_x, correct count) of the outputs z of examples ``rows`` (see tally.py)."""
+        if labels is None:
+            labels = np.empty(0, np.int64)
+        cost, correct = tally(z, Y, rows, labels, self.kinds[-1], self.alphas[-1], self.cost)
+        return float(cost), int(correct)
 
     # ---- one mini-batch ---------------------------------------------------------------
     def step(self, X, Y, rows, eta, masks=None):
