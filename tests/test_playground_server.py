@@ -214,9 +214,17 @@ def test_a_drawing_is_prepared_like_predict_and_shown_layer_by_layer(client, ser
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     result = client.json("POST", f"/api/session/{info['id']}/draw", {"image": url})
     image.save(tmp_path / "one.png")
+    from bprop.images import format_for
     from bprop.inputs import read_image
 
-    np.testing.assert_allclose(result["input"], np.round(read_image(str(tmp_path / "one.png"), 64), 4), atol=1e-4)
+    # as `bprop predict` reads it for a model `bprop train` made on digits: the ink fills
+    # the 8 x 8 frame as the digits' own images do, not MNIST's 20/28 box
+    digits_format = format_for("digits", (8, 8))
+    expected = read_image(str(tmp_path / "one.png"), 64, digits_format)
+    np.testing.assert_allclose(result["input"], np.round(expected, 4), atol=1e-4)
+    mnist_way = read_image(str(tmp_path / "one.png"), 64)
+    assert np.abs(expected - mnist_way).max() > 0.1    # the two ways differ on this drawing
+    assert server.playground.session(info["id"]).network.image_format == digits_format
     assert [len(a) for a in result["layers"]] == [16, 10]
     assert sum(result["layers"][-1]) == pytest.approx(1, abs=1e-3)
     assert result["classes"] == [str(d) for d in range(10)]
@@ -275,7 +283,10 @@ def test_drawing_works_on_a_loaded_model(tmp_path):
     pytest.importorskip("PIL", reason="drawing needs Pillow")
     from PIL import Image
 
+    from bprop.images import ImageFormat, read_picture
+
     net = bprop.Network([16, 5, 3], ["tanh", "softmax"], "cross_entropy", seed=2)
+    net.image_format = ImageFormat((4, 4), 4, "box")      # as a loaded model's header says
     server, url = serve_in_thread(model=net, model_name="m.npz")
     try:
         client = Client(url)
@@ -287,6 +298,8 @@ def test_drawing_works_on_a_loaded_model(tmp_path):
         server.shutdown()
         server.server_close()
     x = np.array(result["input"])
+    buffer.seek(0)
+    np.testing.assert_allclose(x, np.round(read_picture(buffer, net.image_format), 4), atol=1e-4)
     np.testing.assert_allclose(result["layers"][-1], net.predict_proba(x[None])[0], atol=1e-4)
     assert result["classes"] == ["0", "1", "2"] and len(x) == 16
 

@@ -20,8 +20,9 @@ def decode(data_url):
         raise InputError("image is not valid base64") from None
 
 
-def pixels(png, n_features):
-    """The network's input for the drawing: what ``bprop predict`` makes of the same PNG file."""
+def pixels(png, n_features, image_format=None):
+    """The network's input for the drawing: what ``bprop predict`` makes of the same PNG file
+    for a model whose images were made as ``image_format`` says (MNIST's way when None)."""
     from bprop import extras
     from bprop.inputs import read_image
 
@@ -32,7 +33,7 @@ def pixels(png, n_features):
     from bprop.images import BlankPicture
 
     try:
-        return read_image(io.BytesIO(png), n_features)
+        return read_image(io.BytesIO(png), n_features, image_format)
     except BlankPicture:  # nothing drawn yet: an empty input, as the page shows it
         import numpy as np
 

@@ -314,7 +314,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             session = playground.session(session_id)
             network, look, classes = session.network, session.look, session.dataset.class_names
-        x = drawing.pixels(drawing.decode(image), network.sizes[0])
+        x = drawing.pixels(drawing.decode(image), network.sizes[0], network.image_format)
         activations, predicted = look(x[None, :])
         side = int(round(len(x) ** 0.5))
         self._json({

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from bprop import images
 from bprop.errors import BpropError, InputError
 from bprop.network import Network
 from bprop.playground import datasets, views
@@ -59,6 +60,8 @@ class Session:
             dtype = "float32" if dataset.n_features > 64 else "float64"
             network = Network(sizes, [*network_options["activations"], network_options["output"]],
                               network_options["cost"], init=init, dtype=dtype, seed=training["seed"])
+            # as `bprop train` records it: Draw and the downloaded model prepare pictures this way
+            network.image_format = images.format_for(dataset.name, dataset.image_shape)
         self.network = network
         self.trainer = Trainer(network, **{"epochs": MAX_EPOCHS, "verbose": 0, **training})
         self.n_batches = -(-len(dataset.train[1]) // min(self.trainer.batch_size, len(dataset.train[1])))
