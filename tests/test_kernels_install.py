@@ -109,3 +109,19 @@ def test_a_bad_environment_variable_stops_the_command_with_one_line(tmp_path):
     assert done.returncode != 0
     assert "BPROP_KERNELS='fast' is not one of auto, numpy, numba" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_change_to_any_kernel_module_recompiles_every_kernel(tmp_path):
+    """numba checks a cached kernel only against its own file; a kernel calls kernels of
+    other modules, so a change anywhere in bprop/kernels must drop the whole cache."""
+    site = tmp_path / "site"
+    shutil.copytree(PACKAGE, site / "bprop", ignore=shutil.ignore_patterns("__pycache__"))
+    cache_home = tmp_path / "cache"
+    first, first_log = _run(site, cache_home, {"NUMBA_DEBUG_CACHE": "1"})
+    unchanged, unchanged_log = _run(site, cache_home, {"NUMBA_DEBUG_CACHE": "1"})
+    assert "data saved" in first_log and "data saved" not in unchanged_log
+    codes = site / "bprop" / "kernels" / "codes.py"            # holds no kernel of its own
+    codes.write_text(codes.read_text() + "\n# a changed line\n")
+    changed, changed_log = _run(site, cache_home, {"NUMBA_DEBUG_CACHE": "1"})
+    assert "data saved" in changed_log                          # compiled again, not loaded
+    assert changed["error"] == first["error"] <= 1e-12
