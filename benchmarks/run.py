@@ -125,7 +125,8 @@ class _Runner:
         busy0, children0, t0 = _machine_busy_seconds(), _children_cpu_seconds(), time.perf_counter()
         try:
             done = subprocess.run([sys.executable, "-m", "benchmarks.worker", spec_path], cwd=ROOT,
-                                  env=self.env, capture_output=True, text=True, timeout=timeout)
+                                  env=self.env, capture_output=True, text=True, timeout=timeout,
+                                  preexec_fn=_pin_to_cpus(self.settings["threads"]))
         except subprocess.TimeoutExpired:
             return {"status": "failed", "error": f"timed out after {timeout} s"}
         wall = time.perf_counter() - t0
@@ -279,6 +280,18 @@ def _wait_until_idle(max_wait, window=0.5):
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "BENCH_THREADS")
+
+
+def _pin_to_cpus(threads):
+    """With ``--threads N``, a function that keeps the worker on N CPUs (None otherwise).
+
+    The thread variables and flags hold BLAS, OpenMP, numba and PyTorch to N threads, but
+    XLA:CPU keeps a runtime thread pool that no flag limits (at one thread, JAX's workers
+    used ~1.7 CPUs); CPU affinity holds every library to N cores whatever it starts."""
+    if not threads or not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def _worker_environment(unset_openblas, threads=None):

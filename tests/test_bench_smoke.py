@@ -100,3 +100,19 @@ def test_import_times_are_measured_in_fresh_interpreters(report):
     times = data["import_time"]
     for name in ["python", "bprop", "bprop.Network", *(["torch"] if "torch" in COMPETITORS else [])]:
         assert _positive_finite(times[name]["median_seconds"])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="no CPU affinity here")
+def test_threads_option_pins_each_worker_to_that_many_cpus():
+    """XLA keeps threads no flag limits: --threads N holds a worker to N CPUs by affinity."""
+    import os
+
+    from benchmarks.run import _pin_to_cpus
+
+    assert _pin_to_cpus(None) is None
+    count = "import os; print(len(os.sched_getaffinity(0)))"
+    done = subprocess.run([sys.executable, "-c", count], capture_output=True, text=True,
+                          preexec_fn=_pin_to_cpus(1), check=True)
+    assert done.stdout.strip() == "1"
+    everything = subprocess.run([sys.executable, "-c", count], capture_output=True, text=True, check=True)
+    assert everything.stdout.strip() == str(len(os.sched_getaffinity(0)))

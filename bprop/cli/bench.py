@@ -60,7 +60,8 @@ def add_arguments(parser):
                         help="remove OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the workers' environment")
     parser.add_argument("--threads", type=_positive_int, default=None,
                         help="hold every library to this many threads (BLAS, OpenMP, numba, PyTorch, "
-                             "XLA); default: each library's own (PyTorch: 2)")
+                             "XLA) and each worker to this many CPUs; default: each library's own "
+                             "(PyTorch: 2)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes, one epoch, one repeat: a smoke run, not a measurement")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first repeat")
