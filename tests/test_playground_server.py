@@ -315,3 +315,39 @@ def test_thousands_of_epochs_keep_memory_bounded(client, server):
     client.json("POST", f"/api/session/{info['id']}/control", {"action": "pause"})
     assert len(session.trainer.history) <= 2 * KEPT_RECORDS
     assert session.trainer.history[-1]["epoch"] == session.trainer.epoch
+
+
+def test_a_session_on_a_loaded_model_keeps_its_image_format_slope_and_class_names(tmp_path):
+    """Draw in such a session prepares pictures as the model's file says, and the model
+    downloaded from it carries the same format, slope and names."""
+    pytest.importorskip("PIL", reason="drawing needs Pillow")
+    pytest.importorskip("sklearn", reason="the digits data set needs scikit-learn")
+    from PIL import Image
+
+    from bprop.images import ImageFormat, read_picture
+
+    net = bprop.Network([64, 8, 10], [bprop.activations.LeakyReLU(0.3), "softmax"], "cross_entropy", seed=2)
+    net.image_format = ImageFormat((8, 8), 8, "box")
+    net.class_names = [f"digit {d}" for d in range(10)]
+    server, url = serve_in_thread(model=net, model_name="m.npz")
+    try:
+        client = Client(url)
+        body = {"config": {"data": {"name": "digits"}}, "use_model": True}
+        info = client.json("POST", "/api/session", body)
+        buffer = io.BytesIO()
+        Image.fromarray((np.eye(40) * 255).astype(np.uint8)).save(buffer, "PNG")
+        drawing = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        result = client.json("POST", f"/api/session/{info['id']}/draw", {"image": drawing})
+        status, _, model_file = client.get(f"/api/session/{info['id']}/model.npz")
+    finally:
+        server.shutdown()
+        server.server_close()
+    buffer.seek(0)
+    np.testing.assert_allclose(result["input"], np.round(read_picture(buffer, net.image_format), 4), atol=1e-4)
+    assert result["shape"] == [8, 8]
+    assert status == 200
+    (tmp_path / "m.npz").write_bytes(model_file)
+    downloaded = bprop.load(tmp_path / "m.npz")
+    assert downloaded.image_format == net.image_format
+    assert downloaded.class_names == net.class_names
+    assert downloaded.activations[0].alpha == pytest.approx(0.3)

@@ -317,8 +317,9 @@ class Handler(BaseHTTPRequestHandler):
         x = drawing.pixels(drawing.decode(image), network.sizes[0], network.image_format)
         activations, predicted = look(x[None, :])
         side = int(round(len(x) ** 0.5))
+        shape = list(network.image_format.shape) if network.image_format is not None else [side, side]
         self._json({
-            "input": [round(float(v), 4) for v in x], "shape": [side, side],
+            "input": [round(float(v), 4) for v in x], "shape": shape,
             "layers": [[round(float(v), 5) for v in a[0]] for a in activations[1:]],
             "activations": [s.name for s in network.activations],
             "classes": classes, "prediction": int(predicted[0]),

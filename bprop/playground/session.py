@@ -325,7 +325,10 @@ class _BatchControl(_EpochControl):
 
 
 def _copy(network):
-    twin = Network(network.sizes, [s.name for s in network.activations], network.cost.name,
+    """An independent network with the same layers (leaky-ReLU slopes too), parameters,
+    class names and image format."""
+    twin = Network(network.sizes, list(network.activations), network.cost.name,
                    init=network.init, dtype=network.dtype.name)
     twin.set_parameters(network.weights, network.biases)
+    twin.class_names, twin.image_format = network.class_names, network.image_format
     return twin
