@@ -336,7 +336,7 @@ class Trainer:
         rows = self._order[start:done]
         z = self._outputs[start:done]
         network = self.network
-        if self._compiled is not None:  # the same sums, by bprop.kernels.tally
+        if self._compiled is not None:  # the same sums (added in float64), by bprop.kernels.tally
             cost, correct = self._compiled.tally(z, Y, rows, labels)
         else:
             a = network.activations[-1].forward(z, np.empty_like(z))

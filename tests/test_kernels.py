@@ -223,3 +223,33 @@ def test_numba_requested_without_numba_installed_says_what_to_do(monkeypatch):
     with pytest.raises(InputError, match="needs numba, which is not installed: pip install numba"):
         kernels.choose("numba", [2, 2], 4, 1, 1)
     assert kernels.choose("auto", [784, 512, 512, 10], 50_000, 30, 128) == "numpy"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output, cost", [("softmax", "cross_entropy"), ("sigmoid", "quadratic")])
+def test_the_compiled_tally_counts_classes_as_argmax_does_with_ties_and_nans(dtype, output, cost):
+    """Ties go to the first largest output, a row with NaNs to its first NaN, as NumPy's argmax."""
+    from bprop import activations, costs
+    from bprop.kernels.codes import ACTIVATION_CODES, FUSED_CROSS_ENTROPY, QUADRATIC
+    from bprop.kernels.tally import tally
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(200, 5)).astype(dtype)
+    z[::7, 3] = z[::7, 1] = 40.0                      # ties (σ saturates to 1 in both dtypes)
+    z[::11, 2] = np.nan                               # NaN rows
+    z[5, [0, 4]] = np.nan
+    labels = rng.integers(0, 5, 200)
+    Y = np.eye(5, dtype=dtype)[labels]
+    rows = rng.permutation(200)
+    zs = z[rows]
+    sigma = activations.get(output)
+    code = FUSED_CROSS_ENTROPY if cost == "cross_entropy" else QUADRATIC
+    total, correct = tally(zs, Y, rows, labels, ACTIVATION_CODES[output], 0.0, code)
+    with np.errstate(invalid="ignore"):
+        a = sigma.forward(zs, np.empty_like(zs))
+    assert correct == int((a.argmax(axis=1) == labels[rows]).sum())
+    assert np.isnan(total)
+    finite = np.isfinite(zs).all(axis=1)
+    expected = costs.get(cost, sigma).value(zs[finite], a[finite], Y[rows[finite]]).sum()
+    total_finite, _ = tally(zs[finite], Y, rows[finite], labels, ACTIVATION_CODES[output], 0.0, code)
+    assert total_finite == pytest.approx(float(expected), rel=TOLERANCE[dtype])

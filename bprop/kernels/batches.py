@@ -1,6 +1,7 @@
 """The mini-batch's inputs, copied out of the data set in the shuffled order.
 
-``gather_rows(X, rows, out)`` replaces ``Workspace.gather``'s
+``gather_rows(X, rows, out)`` replaces, in the compiled step, what ``Workspace.gather``
+does on the NumPy path:
 
     X.take(rows, axis=0, out=X_batch)            # one example per row, in the order drawn
 

@@ -36,10 +36,13 @@ _checked_folders = set()
 
 
 def _source_digest():
-    """A digest of every kernel module's source, and of the options below."""
+    """A digest of every kernel module's source, this one's options included (None if unreadable)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    try:
+        for path in sorted(Path(__file__).parent.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    except OSError:
+        return None
     return digest.hexdigest()
 
 
@@ -49,13 +52,17 @@ def _drop_stale_cache(dispatcher):
     numba checks a cached kernel against its own module's time stamp only: a change to a
     kernel it calls in another module, or to the options here, would go on running the
     old machine code. So the cache folder keeps a digest of all the kernel sources, and is
-    emptied when they change.
+    emptied when they change. (A process of the old version still running can save its
+    kernels into the emptied folder; numba then loads those for unchanged modules until
+    the next change. Upgrades install new files, which numba's own check catches.)
     """
     folder = getattr(getattr(dispatcher, "_cache", None), "_cache_path", None)
     if folder is None or folder in _checked_folders:
         return
     _checked_folders.add(folder)
     stamp, digest = Path(folder) / "bprop-kernels.sha256", _source_digest()
+    if digest is None:
+        return
     try:
         if stamp.read_text() == digest:
             return
@@ -65,13 +72,16 @@ def _drop_stale_cache(dispatcher):
         for cached in Path(folder).iterdir():
             if cached.suffix in (".nbi", ".nbc"):
                 cached.unlink()
-        stamp.write_text(digest)
+        written = stamp.with_name(f"{stamp.name}.{os.getpid()}")
+        written.write_text(digest)
+        os.replace(written, stamp)       # whole: a process reading it never sees half a digest
     except OSError:  # a folder numba can read but we cannot clean: leave it as it is
         pass
 
 
 def jit(*args, **options):
-    """``numba.njit(cache=True, nogil=True, error_model="numpy", **options)``, or without the cache if it cannot be written."""
+    """``numba.njit(cache=True, nogil=True, error_model="numpy", **options)``, or without
+    the cache if it cannot be written."""
 
     def decorate(function):
         global CACHE_USED

@@ -15,9 +15,9 @@ same state.
 import numpy as np
 
 from bprop.kernels import activations as K
-from bprop.kernels.batches import gather_rows
 from bprop.kernels import costs as C
 from bprop.kernels import optimizers as O
+from bprop.kernels.batches import gather_rows
 from bprop.kernels.codes import (ACTIVATION_CODES, ADAM, FUSED_CROSS_ENTROPY, MOMENTUM,
                                  NESTEROV, PLAIN, QUADRATIC)
 from bprop.kernels.epoch import train_batches
