@@ -203,7 +203,8 @@ def make_trainer(network, config, callbacks=()):
                    **{name: config[name] for name in options.names("run")})
 
 
-def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True, stop_file=None):
+def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True, stop_file=None,
+              announce=None):
     """Train one run into ``run_dir``; returns the summary dict (also in ``summary.json``).
 
     ``config`` holds run options (see ``DEFAULTS``; ``preset`` may name one of
@@ -216,18 +217,20 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     ``FolderInUseError``. Ctrl-C or SIGTERM (or, with ``stop_file``, that file appearing)
     ends the mini-batch, writes a checkpoint and raises ``TrainingInterrupted``. A new run
     that fails before writing config.json (its data did not load) removes the folder it made.
+    ``announce(run_dir)``, if given, is called once the folder is held and the options have
+    passed their checks, before the data loads.
     """
     run_dir = os.fspath(run_dir)
     created = not os.path.exists(run_dir)
     try:
-        return _train_run(config, run_dir, progress, quiet, resume, plots, stop_file)
+        return _train_run(config, run_dir, progress, quiet, resume, plots, stop_file, announce)
     except BaseException:
         if created and not resume:
             _remove_unstarted(run_dir)
         raise
 
 
-def _train_run(config, run_dir, progress, quiet, resume, plots, stop_file):
+def _train_run(config, run_dir, progress, quiet, resume, plots, stop_file, announce):
     if resume:
         changes = {key: value for key, value in config.items() if value is not None}
         config = _read_config(run_dir)
@@ -242,10 +245,10 @@ def _train_run(config, run_dir, progress, quiet, resume, plots, stop_file):
         require_extras(config, progress=progress and not quiet, plots=plots)
         lock = _claim_folder(run_dir)
     with lock, stop_on_signals(StopRequest(stop_file)) as stop:
-        return _train_claimed(config, run_dir, progress, quiet, resume, plots, stop)
+        return _train_claimed(config, run_dir, progress, quiet, resume, plots, stop, announce)
 
 
-def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
+def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop, announce):
     """``train_run`` once the folder is held by this process."""
     from bprop.data import load_dataset
 
@@ -262,6 +265,8 @@ def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop):
                                  f"must be at least {done} to resume it")
     else:
         state = None
+    if announce is not None:
+        announce(run_dir)
     # The split of data sets without their own test set uses a fixed seed, not the run's:
     # runs that differ only in seed are compared on the same validation and test examples.
     data = load_dataset(config["dataset"], data_dir=config["data_dir"], progress=progress,

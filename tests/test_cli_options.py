@@ -72,6 +72,7 @@ def test_resume_refuses_an_option_it_cannot_change_naming_it(finished_run, flags
     result = run_bprop("train", "--resume", finished_run, *flags, "--no-plots")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and named in result.stderr
+    assert "run folder" not in result.stdout           # nothing announced for a refused run
 
 
 def test_resume_accepts_an_option_given_with_the_runs_own_value(finished_run):
@@ -128,3 +129,10 @@ def test_a_run_whose_data_fails_to_load_leaves_no_empty_folder(tmp_path):
     result = run_bprop("train", "--dataset", "csv:missing.csv", "--out", tmp_path / "run", cwd=tmp_path)
     assert result.returncode == 1 and "missing.csv" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_announces_its_folder_first_and_a_resumed_one_too(tmp_path):
+    first = run_bprop("train", "--epochs", 1, "--no-plots", "--out", tmp_path / "run", check=0)
+    assert first.stdout.splitlines()[0] == f"run folder: {tmp_path / 'run'}"
+    again = run_bprop("train", "--resume", tmp_path / "run", "--epochs", 2, "--no-plots", check=0)
+    assert again.stdout.splitlines()[0] == f"run folder: {tmp_path / 'run'}"

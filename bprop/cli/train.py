@@ -88,10 +88,12 @@ def run(args):
         raise
     except InputError as error:
         raise UsageError(str(error)) from None
-    if not args.quiet:
-        print(f"run folder: {run_dir}", flush=True)
+    def announce(folder):  # once the folder is held and the options are accepted
+        print(f"run folder: {folder}", flush=True)
+
     summary = train_run(options, run_dir, progress=sys.stderr.isatty() and not args.quiet,
-                        quiet=args.quiet, resume=resume, plots=not args.no_plots)
+                        quiet=args.quiet, resume=resume, plots=not args.no_plots,
+                        announce=None if args.quiet else announce)
     print(_summary_line(summary))
     return 0
 
