@@ -109,6 +109,23 @@ def test_gradcheck_command_reports_small_errors():
     result = run_bprop("gradcheck", "--sizes", "3,4,2", "--activation", "tanh", "--cost", "cross_entropy",
                        check=0)
     assert "OK" in result.stdout and "finite differences 52" in result.stdout
+    assert "parameters checked: 26 of 26" in result.stdout
+
+
+def test_gradcheck_on_a_saved_model_checks_a_sample_unless_told_to_check_all(tmp_path):
+    """A model of MNIST's size has 79,510 parameters: by default 1,000 per array are checked."""
+    import bprop
+
+    bprop.Network([784, 100, 10], "sigmoid", seed=1).save(tmp_path / "big.npz")
+    result = run_bprop("gradcheck", tmp_path / "big.npz", "--batch", 2, check=0)
+    assert "parameters checked: 2,110 of 79,510" in result.stdout     # 1,000 + 100 + 1,000 + 10
+    assert "OK" in result.stdout
+    bprop.Network([6, 5, 3], "sigmoid", seed=1).save(tmp_path / "small.npz")
+    every = run_bprop("gradcheck", tmp_path / "small.npz", "--max-params", 0, check=0)
+    assert "parameters checked: 53 of 53" in every.stdout
+    refused = run_bprop("gradcheck", tmp_path / "small.npz", "--max-params", -1)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--max-params" in refused.stderr
 
 
 @pytest.mark.parametrize("args, fragment", [
