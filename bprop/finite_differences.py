@@ -37,12 +37,7 @@ def gradcheck(network, X, Y, epsilon=1e-5, max_params=None, seed=0):
         ``forward_passes``: ``{"backprop": 1, "finite_differences": 2 * checked}``
         (backprop also makes one backward pass).
     """
-    from bprop.network import Network
-
-    # The activation objects themselves, so custom parameters (a leaky slope) reach both
-    # the forward pass and the cost's BP1, which holds its own reference to the output σ.
-    twin = Network(network.sizes, network.activations, network.cost.name, dtype="float64")
-    twin.set_parameters(network.weights, network.biases)
+    twin = network.copy(dtype="float64")   # its activation objects: a leaky slope reaches BP1 too
     X = validation.inputs(X, twin.sizes[0], twin.dtype)
     Y, _ = validation.targets(Y, len(X), twin.sizes[-1], twin.dtype, twin.is_classifier,
                               cost=twin.cost)

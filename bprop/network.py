@@ -326,6 +326,17 @@ class Network:
         """Write the network to one ``.npz`` file (arrays + JSON header, no pickle), atomically."""
         io.save(self, path)
 
+    def copy(self, dtype=None):
+        """An independent network with the same layers, cost, parameters, class names and
+        image format, in ``dtype`` if given (the float64 twin that gradient checks and
+        traces compute on). The activation objects are shared, so a leaky slope carries over."""
+        twin = Network(self.sizes, list(self.activations), self.cost.name, init=self.init,
+                       dtype=self.dtype if dtype is None else dtype)
+        twin.set_parameters(self.weights, self.biases)
+        twin.class_names = None if self.class_names is None else list(self.class_names)
+        twin.image_format = self.image_format
+        return twin
+
     def copy_parameters(self):
         """Copies of (weights, biases)."""
         return [w.copy() for w in self.weights], [b.copy() for b in self.biases]

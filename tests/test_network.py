@@ -337,3 +337,23 @@ def test_a_workspace_gathers_a_mini_batch_into_its_own_buffers():
     np.testing.assert_array_equal(Y_batch, Y[[3, 1]])
     assert X_batch is workspace.X and not np.shares_memory(X_batch, X)
     assert net.workspace(2) is workspace
+
+
+def test_copy_is_an_independent_twin_in_the_dtype_asked_for():
+    from bprop.images import ImageFormat
+
+    net = Network([4, 5, 3], [bprop.activations.LeakyReLU(0.2), "softmax"], "cross_entropy",
+                  dtype="float32", seed=1)
+    net.class_names, net.image_format = ["a", "b", "c"], ImageFormat((2, 2), 2, "box")
+    twin = net.copy(dtype="float64")
+    assert twin.dtype == np.float64 and net.copy().dtype == np.float32
+    assert twin.sizes == net.sizes and twin.cost.name == net.cost.name and twin.init == net.init
+    assert twin.activations[0].alpha == pytest.approx(0.2)
+    assert twin.class_names == net.class_names and twin.image_format == net.image_format
+    for ours, theirs in zip(twin.weights + twin.biases, net.weights + net.biases):
+        np.testing.assert_array_equal(ours, theirs.astype(np.float64))
+    twin.weights[0][0, 0] += 1.0                      # independent parameters and names
+    twin.class_names[0] = "z"
+    assert twin.weights[0][0, 0] != net.weights[0][0, 0] and net.class_names[0] == "a"
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_allclose(net.copy(dtype="float64").predict_proba(X), net.predict_proba(X), rtol=1e-5)

@@ -49,7 +49,7 @@ class Session:
         dataset, network_options, training = self.dataset, self.config["network"], dict(self.config["training"])
         self.speed = training.pop("speed")
         if self.model is not None:
-            network = _copy(self.model)
+            network = self.model.copy()
             if network.sizes[0] != dataset.n_features:
                 raise InputError(f"the model takes {network.sizes[0]} inputs but {dataset.name} has "
                                  f"{dataset.n_features} features; choose a matching data set")
@@ -69,7 +69,7 @@ class Session:
         X, y = dataset.train
         # The targets pass the library's checks now, so a bad pairing is a 400, not a dead thread.
         network.evaluate(X[:2], y[:2])
-        self.twin = _copy(network)
+        self.twin = network.copy()
         rng = np.random.default_rng(0)
         self.samples = {}
         for split in ("train", "validation"):
@@ -322,13 +322,3 @@ class _BatchControl(_EpochControl):
 
     def on_batch_end(self, trainer, batch, n_batches):
         self.session._after_batch(trainer)
-
-
-def _copy(network):
-    """An independent network with the same layers (leaky-ReLU slopes too), parameters,
-    class names and image format."""
-    twin = Network(network.sizes, list(network.activations), network.cost.name,
-                   init=network.init, dtype=network.dtype.name)
-    twin.set_parameters(network.weights, network.biases)
-    twin.class_names, twin.image_format = network.class_names, network.image_format
-    return twin

@@ -62,8 +62,7 @@ def trace(network, x, y, learning_rate, weight=None, epsilon=1e-5):
             f"the network has {n_parameters:,} weights and biases; a trace checks each gradient "
             f"with two forward passes, so it takes networks of at most {MAX_PARAMETERS:,} "
             "(the book's [784, 30, 10] has 23,860)")
-    twin = Network(network.sizes, network.activations, network.cost.name, dtype="float64")
-    twin.set_parameters(network.weights, network.biases)
+    twin = network.copy(dtype="float64")
     X, Y, single = _examples(x, y, twin)
     eta = validation.positive(learning_rate, "learning_rate")
     epsilon = validation.positive(epsilon, "epsilon")
