@@ -59,7 +59,7 @@ def run(args):
     for l, errors in enumerate(result["layers"], 1):  # layers 1..L, as the book and `bprop trace` count
         print(f"{l:>5}  {errors['weights']:>18.3e}  {errors['biases']:>17.3e}")
     passes = result["forward_passes"]
-    total = sum(w.size + b.size for w, b in zip(network.weights, network.biases))
+    total = memory.parameter_count(network.sizes)
     print(f"parameters checked: {result['checked']:,} of {total:,}; forward passes: backprop {passes['backprop']} "
           f"(+1 backward), finite differences {passes['finite_differences']}")
     ok = result["max_relative_error"] < 1e-6

@@ -50,20 +50,29 @@ def sigma_prime(kind, z, a, alpha):
 
 
 @jit
+def softmax_row(z, a):
+    """a = softmax(z) for one row, shifted by its max (``Softmax.forward``).
+
+    Returns (max, Σ_j e^(z_j - max)): logsumexp(z) is max + ln of the second."""
+    zmax = z[0]
+    for j in range(1, z.shape[0]):
+        if z[j] > zmax:
+            zmax = z[j]
+    total = z.dtype.type(0)
+    for j in range(z.shape[0]):
+        e = math.exp(z[j] - zmax)
+        a[j] = e
+        total += e
+    for j in range(z.shape[0]):
+        a[j] /= total
+    return zmax, total
+
+
+@jit
 def softmax_rows(z, a):
-    """a = softmax(z) row by row, shifted by each row's max (``Softmax.forward``)."""
+    """a = softmax(z) row by row (``softmax_row``)."""
     for i in range(z.shape[0]):
-        zmax = z[i, 0]
-        for j in range(1, z.shape[1]):
-            if z[i, j] > zmax:
-                zmax = z[i, j]
-        total = z.dtype.type(0)
-        for j in range(z.shape[1]):
-            e = math.exp(z[i, j] - zmax)
-            a[i, j] = e
-            total += e
-        for j in range(z.shape[1]):
-            a[i, j] /= total
+        softmax_row(z[i], a[i])
 
 
 @jit

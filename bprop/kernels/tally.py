@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from bprop.kernels.activations import sigma
+from bprop.kernels.activations import sigma, softmax_row
 from bprop.kernels.codes import QUADRATIC, SIGMOID, SOFTMAX
 from bprop.kernels.compiler import jit
 
@@ -31,16 +31,8 @@ def tally(z, Y, rows, labels, kind, alpha, cost):
     total, correct = 0.0, 0
     for i in range(z.shape[0]):
         zi = z[i]
-        if kind == SOFTMAX:                       # a = softmax(z), as Softmax.forward: one exp each
-            zmax = zi[0]
-            for j in range(1, k):
-                zmax = max(zmax, zi[j])
-            exps = zi[0] * 0
-            for j in range(k):
-                a[j] = math.exp(zi[j] - zmax)
-                exps += a[j]
-            for j in range(k):
-                a[j] /= exps
+        if kind == SOFTMAX:                       # a = softmax(z), one exp each, and logsumexp(z)
+            zmax, exps = softmax_row(zi, a)
             log_sum_exp = zmax + math.log(exps)
         else:
             for j in range(k):

@@ -20,7 +20,7 @@ per example and the 1/m mean of a mini-batch is taken in BP3 and BP4, as in
 """
 import numpy as np
 
-from bprop import validation
+from bprop import memory, validation
 from bprop.errors import InputError
 from bprop.finite_differences import central_differences, mean_cost
 from bprop.tracing.paths import MAX_PATHS, checked_weight, sum_over_paths
@@ -56,7 +56,7 @@ def trace(network, x, y, learning_rate, weight=None, epsilon=1e-5):
 
     if not isinstance(network, Network):
         raise InputError(f"trace needs a bprop.Network; got {type(network).__name__}")
-    n_parameters = sum(w.size + b.size for w, b in zip(network.weights, network.biases))
+    n_parameters = memory.parameter_count(network.sizes)
     if n_parameters > MAX_PARAMETERS:
         raise InputError(
             f"the network has {n_parameters:,} weights and biases; a trace checks each gradient "
