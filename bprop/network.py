@@ -440,10 +440,12 @@ def network_from(config, arrays, path="model", header=None):
 
 
 def _is_dtype(value):
+    """True if NumPy reads ``value`` as a dtype; a string it cannot parse (a damaged model
+    file's "0:" or "01") raises ValueError or SyntaxError there, not only TypeError."""
     try:
         np.dtype(value)
         return True
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):
         return False
 
 

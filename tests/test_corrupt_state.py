@@ -237,3 +237,19 @@ def test_any_damaged_model_header_value_is_refused_in_one_line_or_loads(tmp_path
         load(folder / "damaged.npz")
     except ModelFileError:
         pass  # one line
+
+
+@pytest.mark.parametrize("dtype", ["0:", "01", "(99999999999,99999999999)f8", "M8[xx]"])
+def test_a_model_whose_dtype_numpy_cannot_parse_is_refused_in_one_line(tmp_path, dtype):
+    """np.dtype raises ValueError or SyntaxError for such strings, not only TypeError."""
+    import numpy as np
+
+    from bprop import Network, load
+
+    Network([3, 4, 2], "sigmoid", seed=0).save(tmp_path / "m.npz")
+    arrays, header = io.read_archive(tmp_path / "m.npz", kinds=("model",))
+    header["network"]["dtype"] = dtype
+    np.savez(tmp_path / "damaged.npz", header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    with pytest.raises(ModelFileError) as refusal:
+        load(tmp_path / "damaged.npz")
+    assert "\n" not in str(refusal.value) and "dtype" in str(refusal.value)
