@@ -4,7 +4,15 @@ watches training (``bprop.progress``, a run's recorder) and the loop itself
 
 
 class Callback:
-    """Hooks called during training; override what you need. Set ``trainer.stop = True`` to stop."""
+    """Hooks called during training; override what you need. Set ``trainer.stop = True`` to stop.
+
+    ``batch_interval``: how often ``on_batch_end`` must be called within an epoch. 1 (the
+    default): after every mini-batch. k: after every k-th, and the epoch's last. None: as
+    often as the trainer likes -- compiled training runs many mini-batches per call
+    (``bprop.kernels``) and calls it after each run, with ``batch`` the run's last.
+    """
+
+    batch_interval = 1
 
     def on_train_begin(self, trainer):
         pass

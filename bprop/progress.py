@@ -25,6 +25,8 @@ def epoch_line(record, epochs):
 class ProgressReporter(Callback):
     """A tqdm bar over each epoch's mini-batches (stderr, on a terminal) and one line per epoch (stdout)."""
 
+    batch_interval = None   # the bar moves by as many mini-batches as were done
+
     def __init__(self, stream=None, bar_stream=None, bar=None):
         self.stream = stream or sys.stdout
         self.bar_stream = bar_stream or sys.stderr
@@ -39,7 +41,7 @@ class ProgressReporter(Callback):
 
             self.bar = tqdm(total=n_batches, initial=batch, file=self.bar_stream, leave=False,
                             desc=f"epoch {trainer.epoch + 1}/{trainer.epochs}", unit="batch")
-        self.bar.update(1)
+        self.bar.update(batch + 1 - self.bar.n)
 
     def on_epoch_end(self, trainer, record):
         self._close_bar()

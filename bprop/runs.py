@@ -396,6 +396,7 @@ class RunRecorder(Callback):
     def __init__(self, run_dir, config, stop=None):
         self.run_dir, self.config = run_dir, config
         self.every = config.get("checkpoint_every")
+        self.batch_interval = self.every or None   # stop requests are seen after each call
         self.monitor = config.get("monitor") or "validation_accuracy"
         self.best_score = None
         self.stop = stop if stop is not None else StopRequest()

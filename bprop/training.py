@@ -255,9 +255,9 @@ class Trainer:
             self._order = order = self.shuffle_rng.permutation(n)
             self._tallied = self.batch * batch_size
             started = time.perf_counter() - self.running["seconds"]
-            if self._compiled is not None and self._compiled.whole_loop and not batch_callbacks:
-                self._whole_loop(X, Y, order, n_batches, last_good, started)
-                batches = ()   # the epoch's mini-batches are done
+            if self._compiled is not None and self._compiled.whole_loop:
+                self._whole_loop(X, Y, order, n_batches, last_good, started, batch_callbacks)
+                batches = ()   # the epoch's mini-batches are done, or a callback stopped it
             else:
                 batches = range(self.batch, n_batches)
             for batch in batches:
@@ -290,14 +290,23 @@ class Trainer:
             f"{self.schedule.learning_rate:g}) or check the data for extreme values"
         )
 
-    def _whole_loop(self, X, Y, order, n_batches, last_good, started):
-        """The rest of the epoch as one compiled loop (``bprop.kernels.epoch``): no batch callbacks."""
-        first = self.batch
-        done = self._compiled.run(X, Y, order, first, n_batches, self.schedule.learning_rate,
-                                  self._outputs)
-        if done < n_batches - first:
-            self._diverged(first + done - 1, n_batches, last_good)
-        self.batch = n_batches
+    def _whole_loop(self, X, Y, order, n_batches, last_good, started, batch_callbacks):
+        """The rest of the epoch as compiled loops (``bprop.kernels``), each over as many
+        mini-batches as the batch callbacks' ``batch_interval`` allow: all of them without
+        batch callbacks, else about 1/50 of the epoch at a time (progress bars, stop requests)."""
+        intervals = [c.batch_interval for c in batch_callbacks if c.batch_interval]
+        chunk = max(1, n_batches // 50) if batch_callbacks else n_batches
+        while self.batch < n_batches and not self.stop:
+            first = self.batch
+            last = min([n_batches, first + chunk] + [(first // k + 1) * k for k in intervals])
+            done, diverged = self._compiled.run(X, Y, order, first, last,
+                                                self.schedule.learning_rate, self._outputs)
+            if diverged:
+                self._diverged(first + done - 1, n_batches, last_good)
+            self.batch = last
+            self.running["seconds"] = time.perf_counter() - started
+            for callback in batch_callbacks:
+                callback.on_batch_end(self, last - 1, n_batches)
         self.running["seconds"] = time.perf_counter() - started
 
     def _step(self, X, Y, rows, params, n):

@@ -186,3 +186,38 @@ def test_evaluate_uses_the_training_split_whatever_the_runs_seed(tmp_path):
     summary = json.loads((folder / "summary.json").read_text())
     result = run_bprop("evaluate", folder / "model-last.npz", "--json", check=0)
     assert json.loads(result.stdout)["accuracy"] == pytest.approx(summary["test_accuracy"])
+
+
+def test_checkpoint_every_lands_on_its_mini_batches_when_the_whole_loop_trains(tmp_path, monkeypatch):
+    # Compiled whole loops run many mini-batches per call; --checkpoint-every N must still
+    # write a checkpoint after mini-batches N, 2N, ... of each epoch.
+    pytest.importorskip("numba")
+    from bprop import runs
+    from bprop.cli import main
+    from bprop.kernels import step
+
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 12)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] * 3).astype(int))
+    written, sizes = [], set()
+    original = runs.RunRecorder.write_checkpoint
+
+    def spy(self, trainer):
+        written.append((trainer.epoch, trainer.batch))
+        sizes.add(-(-len(trainer._order) // trainer.batch_size))   # mini-batches an epoch
+        return original(self, trainer)
+
+    monkeypatch.setattr(runs.RunRecorder, "write_checkpoint", spy)
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+    used = []
+    monkeypatch.setattr(step.CompiledTraining, "step", lambda *a, **k: used.append("step"))
+    main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--hidden", "8", "--epochs", "2",
+          "--batch-size", "2", "--checkpoint-every", "30", "--kernels", "numba", "--no-plots",
+          "--quiet", "--out", str(tmp_path / "run")])
+    (n_batches,) = sizes
+    assert n_batches > 90
+    expected = []
+    for epoch in (0, 1):
+        expected += [(epoch, b) for b in range(30, n_batches, 30)] + [(epoch + 1, 0)]  # + epoch end
+    assert written == expected
+    assert used == []                                 # every mini-batch ran in the whole loop

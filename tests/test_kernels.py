@@ -167,17 +167,122 @@ def test_divergence_is_reported_at_the_same_mini_batch_on_both_paths(path):
     assert messages[0] == messages[1]
 
 
-def test_batch_callbacks_see_every_mini_batch_on_the_compiled_path():
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_divergence_in_a_run_s_last_mini_batch_is_reported(path, verbose):
+    # One mini-batch an epoch: each whole loop's last mini-batch is its first. The loop
+    # once returned "1 done" both for a finished and a diverged run of one.
+    X, y = _data([6, 5, 4], "float64", n=8, regression=True)
+    messages = []
+    for which in ("numpy", "numba"):
+        net = bprop.Network([6, 5, 4], ["relu", "identity"], "quadratic", seed=0)
+        with pytest.raises(DivergenceError) as caught:
+            net.fit(X, y, epochs=5, batch_size=8, learning_rate=1e80, kernels=which,
+                    verbose=verbose)
+        messages.append(str(caught.value))
+        assert all(np.isfinite(w).all() for w in net.weights)
+    assert "mini-batch 1 of 1" in messages[0] and messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+def test_batch_callbacks_see_every_mini_batch_on_the_compiled_path(path):
     X, y = _data([6, 5, 4], "float64", n=40)
     seen = []
 
-    class Count(bprop.Callback):
+    class Count(bprop.Callback):   # batch_interval = 1, the default: every mini-batch
         def on_batch_end(self, trainer, batch, n_batches):
-            seen.append((batch, n_batches))
+            seen.append((batch, n_batches, trainer.batch))
 
     net = bprop.Network([6, 5, 4], seed=0)
     net.fit(X, y, epochs=2, batch_size=16, callbacks=[Count()], kernels="numba")
-    assert seen == [(0, 3), (1, 3), (2, 3)] * 2
+    assert seen == [(0, 3, 1), (1, 3, 2), (2, 3, 3)] * 2
+
+
+def _count_steps(monkeypatch):
+    """Counts of the compiled path's two forms: per mini-batch steps and whole loops' mini-batches."""
+    from bprop.kernels import step
+
+    counts = {"step": 0, "whole": 0}
+    original_step, original_run = step.CompiledTraining.step, step.CompiledTraining.run
+
+    def counted_step(self, *args, **options):
+        counts["step"] += 1
+        return original_step(self, *args, **options)
+
+    def counted_run(self, X, Y, order, first, last, *args):
+        counts["whole"] += last - first
+        return original_run(self, X, Y, order, first, last, *args)
+
+    monkeypatch.setattr(step.CompiledTraining, "step", counted_step)
+    monkeypatch.setattr(step.CompiledTraining, "run", counted_run)
+    return counts
+
+
+@pytest.mark.parametrize("verbose", [0, 1, 2])
+def test_the_whole_loop_runs_with_the_progress_report_on(monkeypatch, capsys, verbose):
+    # The progress report is a batch callback; it must not send training back to the
+    # per-mini-batch form (it did: fit's default verbose=1 never used the whole loop).
+    from bprop.kernels import step
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+    counts = _count_steps(monkeypatch)
+    X, y = _data([6, 5, 4], "float64", n=200)
+    bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=2, batch_size=10, kernels="numba",
+                                         verbose=verbose)
+    assert counts == {"step": 0, "whole": 40}
+    assert capsys.readouterr().out.count("epoch ") == (2 if verbose else 0)
+
+
+def test_a_callback_that_allows_it_is_called_after_runs_of_mini_batches(monkeypatch):
+    from bprop.kernels import step
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+    X, y = _data([6, 5, 4], "float64", n=2000)
+    calls = {"any": [], "every 7": []}
+
+    class Any(bprop.Callback):
+        batch_interval = None
+
+        def on_batch_end(self, trainer, batch, n_batches):
+            calls["any"].append((batch, trainer.batch))
+
+    class Every7(bprop.Callback):
+        batch_interval = 7
+
+        def on_batch_end(self, trainer, batch, n_batches):
+            calls["every 7"].append(trainer.batch)
+
+    bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=1, batch_size=10, kernels="numba",
+                                         callbacks=[Any()], verbose=0)
+    ends = [done for _, done in calls["any"]]
+    assert all(batch == done - 1 for batch, done in calls["any"])
+    assert ends == sorted(ends) and ends[-1] == 200 and 10 <= len(ends) <= 60
+
+    calls["any"].clear()
+    bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=1, batch_size=10, kernels="numba",
+                                         callbacks=[Any(), Every7()], verbose=0)
+    assert set(range(7, 200, 7)) <= set(calls["every 7"])      # each multiple of 7 is seen
+    assert calls["every 7"][-1] == 200
+
+
+def test_a_stop_from_a_batch_callback_ends_the_whole_loop_where_it_was(monkeypatch):
+    from bprop.kernels import step
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+    X, y = _data([6, 5, 4], "float64", n=200)
+
+    class StopAt5(bprop.Callback):
+        batch_interval = 5
+
+        def on_batch_end(self, trainer, batch, n_batches):
+            trainer.stop = trainer.batch >= 5
+
+    from bprop.training import Trainer
+
+    trainer = Trainer(bprop.Network([6, 5, 4], seed=0), epochs=3, batch_size=10,
+                      callbacks=[StopAt5()], kernels="numba", verbose=0)
+    trainer.run(X, y)
+    assert (trainer.epoch, trainer.batch) == (0, 5) and trainer.history == []
 
 
 def test_trainer_says_which_path_ran():
@@ -253,3 +358,28 @@ def test_the_compiled_tally_counts_classes_as_argmax_does_with_ties_and_nans(dty
     expected = costs.get(cost, sigma).value(zs[finite], a[finite], Y[rows[finite]]).sum()
     total_finite, _ = tally(zs[finite], Y, rows[finite], labels, ACTIVATION_CODES[output], 0.0, code)
     assert total_finite == pytest.approx(float(expected), rel=TOLERANCE[dtype])
+
+
+def test_the_progress_bar_counts_every_mini_batch_of_a_whole_loop(monkeypatch):
+    import io
+
+    from bprop.kernels import step
+    from bprop.progress import ProgressReporter
+    from bprop.training import Trainer
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+    positions = []
+
+    class Watched(ProgressReporter):
+        def on_batch_end(self, trainer, batch, n_batches):
+            super().on_batch_end(trainer, batch, n_batches)
+            positions.append((trainer.epoch, self.bar.n, self.bar.total))
+
+    X, y = _data([6, 5, 4], "float64", n=1000)
+    reporter = Watched(stream=io.StringIO(), bar_stream=io.StringIO(), bar=True)
+    Trainer(bprop.Network([6, 5, 4], seed=0), epochs=2, batch_size=5, callbacks=[reporter],
+            kernels="numba", verbose=0).run(X, y)
+    for epoch in (0, 1):
+        counts = [n for e, n, total in positions if e == epoch]
+        assert 10 <= len(counts) < 200 and counts == sorted(counts) and counts[-1] == 200
+    assert {total for _, _, total in positions} == {200}

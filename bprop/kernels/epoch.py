@@ -13,8 +13,9 @@ can match a step with no calls in it. ``train_batches`` runs mini-batches ``firs
 
 -- with the products in BLAS (numba's ``np.dot``, through SciPy's BLAS, with no Python
 call in between) and the element-wise work as the kernels of ``activations.py``,
-``costs.py`` and ``optimizers.py``; the targets are read in place (no gather). It stops after the first mini-batch whose z^L holds a NaN or
-an infinity (the trainer then reports the divergence, as on the NumPy path).
+``costs.py`` and ``optimizers.py``; the targets are read in place (no gather). It stops
+after the first mini-batch whose z^L holds a NaN or an infinity and says so (the trainer
+then reports the divergence, as on the NumPy path).
 """
 import math
 
@@ -32,7 +33,7 @@ from bprop.kernels.optimizers import adam, momentum, sgd
 def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, alphas, cost,
                   rule, hyper, state, t, X_batch, zs, activations, deltas, nabla_w, nabla_b,
                   outputs):
-    """Mini-batches first..last-1; returns the number done (fewer: the last one diverged).
+    """Mini-batches first..last-1; returns (the number done, whether the last one diverged).
 
     ``hyper`` = (η, μ, λ/n, β1, β2, ε) in the arrays' dtype; ``state`` holds per parameter
     (w^0, b^0, w^1, ...) the momentum velocities, or Adam's m then v; ``t`` is Adam's step
@@ -95,5 +96,5 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
                 outputs[start + i, j] = z[i, j]
                 total += z[i, j]
         if not math.isfinite(total):
-            return batch - first + 1
-    return last - first
+            return batch - first + 1, True
+    return last - first, False

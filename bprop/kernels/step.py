@@ -93,18 +93,20 @@ class CompiledTraining:
 
     # ---- whole runs of mini-batches -------------------------------------------------
     def run(self, X, Y, order, first, last, eta, outputs):
-        """Mini-batches first..last-1 of ``order``; returns how many were done (see epoch.py)."""
+        """Mini-batches first..last-1 of ``order``; returns (how many were done, whether the
+        last of them diverged) (see epoch.py)."""
         network = self.network
         params, state = self._state()
         state2d = tuple(s.reshape(1, -1) if s.ndim == 1 else s for s in state) or (self.nabla_w[0],)
         t = self.optimizer.t if self.rule == ADAM else 0
-        done = train_batches(X, Y, order, first, last, self.zs[0].shape[0],
-                             tuple(network.weights), tuple(network.biases), self.kinds, self.alphas,
-                             self.cost, self.rule, self._hyper(eta), state2d, t, self.X_batch, self.zs,
-                             self.activations, self.deltas, self.nabla_w, self.nabla_b, outputs)
+        done, diverged = train_batches(
+            X, Y, order, first, last, self.zs[0].shape[0], tuple(network.weights),
+            tuple(network.biases), self.kinds, self.alphas, self.cost, self.rule, self._hyper(eta),
+            state2d, t, self.X_batch, self.zs, self.activations, self.deltas, self.nabla_w,
+            self.nabla_b, outputs)
         if self.rule == ADAM:
             self.optimizer.t += done
-        return done
+        return done, diverged
 
     # ---- the epoch's training cost and accuracy ----------------------------------------
     def tally(self, z, Y, rows, labels):
