@@ -10,6 +10,7 @@ each names, in its docstring, the NumPy lines it replaces:
 - ``batches.py``      the mini-batch's rows gathered from the shuffled data set
 - ``tally.py``        the epoch's training cost and correct count from the outputs
 - ``epoch.py``        a whole run of mini-batches as one compiled loop (small networks)
+- ``blas.py``         BLAS's gemm with its alpha and beta, for the loop's fused update
 - ``step.py``         the trainer's step built from the kernels above
 - ``compiler.py``     numba's ``njit`` with its on-disk cache, and the fallback without it
 

@@ -89,3 +89,21 @@ def adam_parallel(w, g, m, v, scale, shrink, beta1, beta2, step_size, epsilon_ha
     w, g, m, v = w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
     for i in prange(w.size):
         _adam_element(w, g, m, v, i, scale, shrink, beta1, beta2, step_size, epsilon_hat)
+
+
+# The momentum update's two halves around BP4's product, when ``epoch.py`` lets BLAS add
+# that product straight into v (v → μ v - (η/m) shrink w, then v → v - (η/m) g by gemm).
+@jit
+def shrink_velocity(v, w, mu, rate_shrink):
+    """v → μ v - rate_shrink w: the velocity's decay and L2's share, before gemm adds -(η/m) g."""
+    v, w = v.reshape(-1), w.reshape(-1)
+    for i in range(v.size):
+        v[i] = mu * v[i] - rate_shrink * w[i]
+
+
+@jit
+def add_velocity(w, v):
+    """w → w + v."""
+    w, v = w.reshape(-1), v.reshape(-1)
+    for i in range(w.size):
+        w[i] += v[i]
