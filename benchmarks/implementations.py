@@ -35,7 +35,8 @@ class BpropImplementation:
         from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
 
         work = recipe["batch_size"] * R_n_weights(recipe["sizes"])
-        form = ("the whole epoch as one compiled loop (products by BLAS through numba's np.dot)"
+        form = ("the whole epoch as one compiled loop (products by SciPy's BLAS from numba; "
+                "BP4's product added into the weights or velocities by gemm for SGD and momentum)"
                 if work <= WHOLE_LOOP_MAX_WORK else
                 "per mini-batch: BLAS products, fused compiled element-wise kernels")
         return [f"kernels='numba': {form}"]
