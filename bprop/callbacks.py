@@ -6,10 +6,11 @@ watches training (``bprop.progress``, a run's recorder) and the loop itself
 class Callback:
     """Hooks called during training; override what you need. Set ``trainer.stop = True`` to stop.
 
-    ``batch_interval``: how often ``on_batch_end`` must be called within an epoch. 1 (the
-    default): after every mini-batch. k: after every k-th, and the epoch's last. None: as
-    often as the trainer likes -- compiled training runs many mini-batches per call
-    (``bprop.kernels``) and calls it after each run, with ``batch`` the run's last.
+    ``batch_interval``: how often ``on_batch_end`` must at least be called within an
+    epoch. 1 (the default): after every mini-batch. k (a whole number): after every k-th
+    and the epoch's last, and perhaps in between. None: as often as the trainer likes.
+    Compiled training runs many mini-batches per call (``bprop.kernels``) and calls
+    ``on_batch_end`` after each run, with ``batch`` the run's last.
     """
 
     batch_interval = 1

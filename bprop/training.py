@@ -148,6 +148,12 @@ class Trainer:
         if not all(isinstance(c, Callback) or callable(c) for c in callbacks):
             raise InputError("callbacks must be bprop.Callback objects or functions f(record)")
         self.callbacks = [c if isinstance(c, Callback) else _FunctionCallback(c) for c in callbacks]
+        for callback in self.callbacks:
+            interval = callback.batch_interval
+            if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)
+                                         or interval < 1):
+                raise InputError(f"{type(callback).__name__}.batch_interval must be None or a "
+                                 f"whole number of at least 1; got {interval!r}")
         self.verbose = values["verbose"]
         if self.verbose:
             from bprop.progress import ProgressReporter

@@ -139,6 +139,26 @@ def test_a_deeper_network_trains_like_the_reference(path):
 
 
 @pytest.mark.parametrize("path", PATHS, indirect=True)
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_a_tiny_l2_shrink_is_applied_in_float32(path, optimizer):
+    # With all-zero inputs ∂C/∂w^1 is 0, so w^1 changes by L2's shrink alone: ηλ/n = 1e-7 a
+    # step. Handed to BLAS as its factor 1 - 1e-7, float32 would round it to 1 - 1.19e-7.
+    X = np.zeros((64, 6), np.float32)
+    y = np.arange(64) % 4
+    shrunk = {}
+    for which in ("numpy", "numba"):
+        net = bprop.Network([6, 5, 4], dtype="float32", seed=0)
+        before = net.weights[0].astype(np.float64)
+        net.fit(X, y, epochs=20, batch_size=4, learning_rate=0.064, l2=1e-4, seed=1,
+                momentum=0.5 if optimizer == "momentum" else 0.0, kernels=which, verbose=0)
+        shrunk[which] = 1 - np.mean(net.weights[0] / before)      # after 320 steps
+    # (float32 rounds w - 1e-7 w element by element, so even the NumPy path is a few % short)
+    expected = {"sgd": 320e-7, "momentum": 320e-7 / 0.5}[optimizer]  # momentum: ~1/(1-μ) as much
+    assert shrunk["numpy"] == pytest.approx(expected, rel=0.1)
+    assert shrunk["numba"] == pytest.approx(shrunk["numpy"], rel=0.02)
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("recipe", ["book", "modern"])
 def test_two_epochs_of_many_mini_batches_stay_with_the_reference(path, dtype, recipe):
@@ -290,7 +310,7 @@ def test_a_stop_from_a_batch_callback_ends_the_whole_loop_where_it_was(monkeypat
     from bprop.kernels import step
 
     monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
-    X, y = _data([6, 5, 4], "float64", n=200)
+    X, y = _data([6, 5, 4], "float64", n=2000)      # 200 mini-batches: runs of 4
 
     class StopAt5(bprop.Callback):
         batch_interval = 5
@@ -404,3 +424,16 @@ def test_the_progress_bar_counts_every_mini_batch_of_a_whole_loop(monkeypatch):
         counts = [n for e, n, total in positions if e == epoch]
         assert 10 <= len(counts) < 200 and counts == sorted(counts) and counts[-1] == 200
     assert {total for _, _, total in positions} == {200}
+
+
+@pytest.mark.parametrize("interval", [0, -3, 2.5, True, "5"])
+def test_a_callback_with_a_bad_batch_interval_is_refused_in_one_line(interval):
+    class Odd(bprop.Callback):
+        batch_interval = interval
+
+        def on_batch_end(self, trainer, batch, n_batches):
+            pass
+
+    X, y = _data([6, 5, 4], "float64")
+    with pytest.raises(InputError, match="Odd.batch_interval must be None or a whole number"):
+        bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=1, callbacks=[Odd()], kernels="numba")

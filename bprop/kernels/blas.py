@@ -35,6 +35,9 @@ def gemm(ta, tb, alpha, A, B, beta, C):
     scalars[0] = alpha
     scalars[1] = beta
     kind = 115 if C.itemsize == 4 else 100   # 's' or 'd'
-    _xxgemm(kind, _T if tb else _N, _T if ta else _N, N, M, K, scalars[0:].ctypes, B.ctypes,
-            B.strides[0] // B.itemsize, A.ctypes, A.strides[0] // A.itemsize, scalars[1:].ctypes,
-            C.ctypes, C.strides[0] // C.itemsize)
+    status = _xxgemm(kind, _T if tb else _N, _T if ta else _N, N, M, K, scalars[0:].ctypes,
+                     B.ctypes, B.strides[0] // B.itemsize, A.ctypes, A.strides[0] // A.itemsize,
+                     scalars[1:].ctypes, C.ctypes, C.strides[0] // C.itemsize)
+    if status < 0:   # numba could not find SciPy's BLAS
+        raise RuntimeError("BLAS's gemm is not available to the compiled kernels: "
+                           "reinstall scipy, or use kernels='numpy'")

@@ -29,7 +29,8 @@ from bprop.kernels.blas import gemm
 from bprop.kernels.codes import ADAM, MOMENTUM, NESTEROV, PLAIN
 from bprop.kernels.compiler import jit
 from bprop.kernels.costs import output_delta
-from bprop.kernels.optimizers import adam, add_velocity, momentum, sgd, shrink_velocity
+from bprop.kernels.optimizers import (adam, add_velocity, momentum, sgd, shrink_velocity,
+                                      shrink_weights)
 
 
 @jit
@@ -70,8 +71,10 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
             a_in = x if l == 0 else activations[l - 1][:m]
             if l > 0:                                  # BP2's product, with w^l before its update
                 np.dot(delta, weights[l], deltas[l - 1][:m])
-            if rule == PLAIN:                          # BP4's product added into w^l by BLAS:
-                gemm(1, 0, -rate, delta, a_in, 1 - rate * shrink, weights[l])
+            if rule == PLAIN:                          # BP4's product added into w^l by BLAS,
+                if shrink != 0:                        # after L2's shrink (see optimizers.py)
+                    shrink_weights(weights[l], rate * shrink)
+                gemm(1, 0, -rate, delta, a_in, 1.0, weights[l])
             elif rule == MOMENTUM:                     # ... or into v^l, then w^l → w^l + v^l
                 if shrink != 0:
                     shrink_velocity(state[2 * l], weights[l], mu, rate * shrink)
