@@ -14,9 +14,19 @@ from cli_helpers import bprop as run_bprop
 
 
 def start(*args):
-    """Start ``bprop playground --no-browser ARGS``; returns (process, url)."""
-    process = subprocess.Popen([sys.executable, "-m", "bprop", "playground", "--no-browser", *map(str, args)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Start ``bprop playground --no-browser ARGS``; returns (process, url).
+
+    Ctrl-C reaches it even when these tests run as a background job (``... &`` in a
+    script), whose processes start with SIGINT ignored: a child inherits an ignored signal
+    but not a handler, so the child starts with SIGINT's default while ours is a handler.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "bprop", "playground", "--no-browser",
+                                    *map(str, args)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     line = process.stdout.readline()
     match = re.search(r"http://[\d.]+:\d+/", line)
     if not match:
