@@ -313,7 +313,6 @@ class Trainer:
             self.running["seconds"] = time.perf_counter() - started
             for callback in batch_callbacks:
                 callback.on_batch_end(self, last - 1, n_batches)
-        self.running["seconds"] = time.perf_counter() - started
 
     def _step(self, X, Y, rows, params, n):
         """One mini-batch: backprop, L2, update. Returns the batch's z^L (a workspace buffer)."""

@@ -29,6 +29,14 @@ def path(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture
+def whole_loop(monkeypatch):
+    """Every network small enough for the whole compiled loop."""
+    from bprop.kernels import step
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+
+
 def _data(sizes, dtype, n=40, regression=False):
     rng = np.random.default_rng(7)
     X = rng.normal(size=(n, sizes[0])).astype(dtype)
@@ -260,12 +268,9 @@ def _count_steps(monkeypatch):
 
 
 @pytest.mark.parametrize("verbose", [0, 1, 2])
-def test_the_whole_loop_runs_with_the_progress_report_on(monkeypatch, capsys, verbose):
+def test_the_whole_loop_runs_with_the_progress_report_on(whole_loop, monkeypatch, capsys, verbose):
     # The progress report is a batch callback; it must not send training back to the
     # per-mini-batch form (it did: fit's default verbose=1 never used the whole loop).
-    from bprop.kernels import step
-
-    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
     counts = _count_steps(monkeypatch)
     X, y = _data([6, 5, 4], "float64", n=200)
     bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=2, batch_size=10, kernels="numba",
@@ -274,10 +279,7 @@ def test_the_whole_loop_runs_with_the_progress_report_on(monkeypatch, capsys, ve
     assert capsys.readouterr().out.count("epoch ") == (2 if verbose else 0)
 
 
-def test_a_callback_that_allows_it_is_called_after_runs_of_mini_batches(monkeypatch):
-    from bprop.kernels import step
-
-    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+def test_a_callback_that_allows_it_is_called_after_runs_of_mini_batches(whole_loop):
     X, y = _data([6, 5, 4], "float64", n=2000)
     calls = {"any": [], "every 7": []}
 
@@ -306,10 +308,7 @@ def test_a_callback_that_allows_it_is_called_after_runs_of_mini_batches(monkeypa
     assert calls["every 7"][-1] == 200
 
 
-def test_a_stop_from_a_batch_callback_ends_the_whole_loop_where_it_was(monkeypatch):
-    from bprop.kernels import step
-
-    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+def test_a_stop_from_a_batch_callback_ends_the_whole_loop_where_it_was(whole_loop):
     X, y = _data([6, 5, 4], "float64", n=2000)      # 200 mini-batches: runs of 4
 
     class StopAt5(bprop.Callback):
@@ -401,14 +400,12 @@ def test_the_compiled_tally_counts_classes_as_argmax_does_with_ties_and_nans(dty
     assert total_finite == pytest.approx(float(expected), rel=TOLERANCE[dtype])
 
 
-def test_the_progress_bar_counts_every_mini_batch_of_a_whole_loop(monkeypatch):
+def test_the_progress_bar_counts_every_mini_batch_of_a_whole_loop(whole_loop):
     import io
 
-    from bprop.kernels import step
     from bprop.progress import ProgressReporter
     from bprop.training import Trainer
 
-    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
     positions = []
 
     class Watched(ProgressReporter):

@@ -1,14 +1,15 @@
 """A matrix product that adds into its output: BLAS's gemm, for the compiled loop.
 
-``gemm(ta, tb, M, N, K, alpha, A, B, beta, C)`` computes, for C-ordered 2-D arrays,
+``gemm(ta, tb, alpha, A, B, beta, C)`` computes, for 2-D arrays whose rows are contiguous,
 
     C = alpha op(A) op(B) + beta C         op(X) = X, or X^T when its flag is 1
 
 ``np.dot(A, B, out=C)`` is the case alpha = 1, beta = 0. ``epoch.py`` uses the general
-case to let BP4's product land in the weights, or the velocities, in the same pass:
+case to let BP4's product land in the weights, or the velocities, in the same pass (L2's
+shrink is applied before, element by element: see ``optimizers.shrink_weights``):
 
-    w → (1 - (η/m) shrink) w - (η/m) δ^T a          (SGD: alpha = -η/m, beta = 1 - (η/m) shrink)
-    v → μ v - (η/m) δ^T a                            (momentum, before w → w + v)
+    w → w - (η/m) δ^T a                              (SGD: alpha = -η/m, beta = 1)
+    v → μ v - (η/m) δ^T a                            (momentum: beta = μ, before w → w + v)
 
 It calls the gemm (sgemm or dgemm) that numba's own ``np.dot`` calls, SciPy's BLAS,
 through numba's ``numba_xxgemm`` entry, which is column-major: the row-major product is
