@@ -69,9 +69,9 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
         for l in range(L - 1, -1, -1):
             delta = deltas[l][:m]
             a_in = x if l == 0 else activations[l - 1][:m]
-            if l > 0:                                  # BP2's product, with w^l before its update
+            if l > 0:                                  # the product of BP2, with w^l before its update
                 np.dot(delta, weights[l], deltas[l - 1][:m])
-            if rule == PLAIN:                          # BP4's product added into w^l by BLAS,
+            if rule == PLAIN:                          # the product of BP4 added into w^l by BLAS,
                 if shrink != 0:                        # after L2's shrink (see optimizers.py)
                     shrink_weights(weights[l], rate * shrink)
                 gemm(1, 0, -rate, delta, a_in, 1.0, weights[l])
