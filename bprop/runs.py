@@ -343,7 +343,7 @@ def finish_run(network, data, trainer, run_dir, config, plots=True):
                "validation_accuracy": history[-1]["validation_accuracy"] if history else None,
                "monitor": monitor, "best_epoch": None, "test_accuracy": None, "test_cost": None,
                "seconds": sum(record["seconds"] for record in history),
-               "kernels": trainer.kernels_used}
+               "kernels": trainer.kernels_used, "blas": trainer.blas_used}
     best = best_epoch(history, monitor)  # the rule that chose model-best.npz
     best_path = os.path.join(run_dir, "model-best.npz")
     shown, shown_name = network, f"model-last.npz (epoch {len(history)})"

@@ -111,7 +111,8 @@ def fit(network, X, y, epochs=30, batch_size=10, learning_rate=None, momentum=0.
         compiled kernels of ``bprop.kernels`` (the same arithmetic, equal to rounding error;
         needs numba). ``auto``: the environment variable ``BPROP_KERNELS`` if set, else
         numba when installed and the training is long enough to repay compiling
-        (``bprop.kernels.choose``). ``Trainer.kernels_used`` says which ran.
+        (``bprop.kernels.choose``). ``Trainer.kernels_used`` says which ran, and
+        ``Trainer.blas_used`` whose matrix products (``bprop.kernels.blas``).
     verbose : {0, 1, 2}
         0 prints nothing; 1 (default) a line per epoch, and a progress bar over the
         mini-batches on a terminal; 2 a line per epoch only.
@@ -142,6 +143,7 @@ class Trainer:
         self.early_stopping = values["early_stopping"]
         self.kernels = values["kernels"]
         self.kernels_used = None  # "numpy" or "numba", once run() has chosen
+        self.blas_used = None     # whose matrix products: "numpy", or "mkl" or "scipy" (numba)
         self._compiled = None
         self.monitor, self.restore_best = values["monitor"], bool(values["restore_best"])
         callbacks = () if values["callbacks"] is None else values["callbacks"]
@@ -204,6 +206,7 @@ class Trainer:
         if self.kernels_used == "numba":
             self._compiled = kernels.compiled_training(network, self.optimizer, self.l2, n,
                                                        batch_size, self.dropout)
+        self.blas_used = self._compiled.blas if self._compiled is not None else "numpy"
         params = [p for pair in zip(network.weights, network.biases) for p in pair]
         for callback in self.callbacks:
             callback.on_train_begin(self)

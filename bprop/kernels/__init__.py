@@ -10,7 +10,7 @@ each names, in its docstring, the NumPy lines it replaces:
 - ``batches.py``      the mini-batch's rows gathered from the shuffled data set
 - ``tally.py``        the epoch's training cost and correct count from the outputs
 - ``epoch.py``        a whole run of mini-batches as one compiled loop (small networks)
-- ``blas.py``         BLAS's gemm with its alpha and beta, for the loop's fused update
+- ``blas.py``         BLAS's gemm (MKL's when installed, else SciPy's) for every product
 - ``step.py``         the trainer's step built from the kernels above
 - ``compiler.py``     numba's ``njit`` with its on-disk cache, and the fallback without it
 
@@ -18,12 +18,18 @@ Which path trains is the ``kernels`` training option: ``"numpy"``, ``"numba"`` o
 ``"auto"``; with ``"auto"`` the environment variable ``BPROP_KERNELS`` decides when set,
 else numba is used when it is installed and the training is long enough to repay
 compiling the kernels (see ``choose``). Nothing here imports numba until training starts.
+
+Whose matrix products the compiled kernels call is the environment variable ``BPROP_BLAS``
+(``auto``: MKL's when the ``mkl`` package is installed, else SciPy's; see ``blas.py``);
+``requested_blas`` checks it before a run starts.
 """
 import os
-from importlib import util
+from importlib import metadata, util
 
 CHOICES = ("auto", "numpy", "numba")
 ENVIRONMENT_VARIABLE = "BPROP_KERNELS"
+BLAS_CHOICES = ("auto", "mkl", "scipy")
+BLAS_ENVIRONMENT_VARIABLE = "BPROP_BLAS"
 
 # "auto" compiles only when NumPy would train for at least this long (a rough estimate):
 # compiling every kernel once takes several seconds, and the cache makes later runs free.
@@ -44,6 +50,37 @@ def estimated_numpy_seconds(sizes, n_examples, epochs, batch_size):
     return epochs * (steps * _SECONDS_PER_STEP + n_examples * multiply_adds / _MULTIPLY_ADDS_PER_SECOND)
 
 
+def mkl_library():
+    """The path of MKL's single dynamic library (mkl_rt) in the ``mkl`` package, or None."""
+    try:
+        files = metadata.files("mkl") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        name = file.name.lower()
+        if name.startswith("libmkl_rt.so") or (name.startswith("mkl_rt") and name.endswith(".dll")):
+            return str(file.locate())
+    return None
+
+
+def requested_blas():
+    """``BPROP_BLAS``'s choice: ``"auto"``, ``"mkl"`` or ``"scipy"``.
+
+    Raises InputError for another value, or ``mkl`` when the mkl package is not installed.
+    """
+    from bprop.errors import InputError
+
+    variable = BLAS_ENVIRONMENT_VARIABLE
+    requested = os.environ.get(variable, "auto").strip().lower() or "auto"
+    if requested not in BLAS_CHOICES:
+        raise InputError(f"{variable}={os.environ[variable]!r} is not one of "
+                         f"{', '.join(BLAS_CHOICES)}; set it to one of those or unset it")
+    if requested == "mkl" and mkl_library() is None:
+        raise InputError(f"{variable}=mkl, but the mkl package is not installed: "
+                         f"pip install mkl, or unset {variable}")
+    return requested
+
+
 def choose(requested, sizes, n_examples, epochs, batch_size):
     """``"numpy"`` or ``"numba"``: the path that trains, for the ``kernels`` option's value.
 
@@ -62,11 +99,13 @@ def choose(requested, sizes, n_examples, epochs, batch_size):
         if not numba_available():
             raise InputError("kernels='numba' needs numba, which is not installed: "
                              "pip install numba, or use kernels='numpy'")
+        requested_blas()
         return "numba"
     if requested == "numpy":
         return "numpy"
     if numba_available() and estimated_numpy_seconds(sizes, n_examples, epochs,
                                                      batch_size) >= AUTO_MIN_SECONDS:
+        requested_blas()
         return "numba"
     return "numpy"
 

@@ -1,30 +1,118 @@
-"""A matrix product that adds into its output: BLAS's gemm, for the compiled loop.
+"""The compiled kernels' matrix product: BLAS's gemm, MKL's when it is installed.
 
 ``gemm(ta, tb, alpha, A, B, beta, C)`` computes, for 2-D arrays whose rows are contiguous,
 
     C = alpha op(A) op(B) + beta C         op(X) = X, or X^T when its flag is 1
 
-``np.dot(A, B, out=C)`` is the case alpha = 1, beta = 0. ``epoch.py`` uses the general
-case to let BP4's product land in the weights, or the velocities, in the same pass (L2's
-shrink is applied before, element by element: see ``optimizers.shrink_weights``):
+``np.matmul(A, B, out=C)`` is the case alpha = 1, beta = 0; ``step.py`` and ``epoch.py``
+issue every product of a step through it. ``epoch.py`` also uses the general case to let
+BP4's product land in the weights, or the velocities, in the same pass (L2's shrink is
+applied before, element by element: see ``optimizers.shrink_weights``):
 
     w → w - (η/m) δ^T a                              (SGD: alpha = -η/m, beta = 1)
     v → μ v - (η/m) δ^T a                            (momentum: beta = μ, before w → w + v)
 
-It calls the gemm (sgemm or dgemm) that numba's own ``np.dot`` calls, SciPy's BLAS,
-through numba's ``numba_xxgemm`` entry, which is column-major: the row-major product is
-asked for as C^T = op(B)^T op(A)^T.
+Which BLAS. The compiled code calls two symbols of its own, ``bprop_sgemm`` and
+``bprop_dgemm`` (Fortran's gemm, 32-bit integers). ``bind`` points them, once per process
+and before any kernel is compiled or loaded from numba's cache, at
+
+- MKL's gemm, when the ``mkl`` package is installed (``pip install "bprop[mkl]"``). On the
+  products of a training step with mini-batches of 128 it takes 0.55-0.75 of the time
+  OpenBLAS takes (``python -m benchmarks.gemm_survey``). Its threads are MKL's own
+  (``MKL_NUM_THREADS``, default every core), and its results are made reproducible run to
+  run (``MKL_CBWR`` "AUTO", unless the environment sets it);
+- else SciPy's BLAS (OpenBLAS in PyPI's wheels), the one numba's own ``np.dot`` calls
+  (``OPENBLAS_NUM_THREADS``, default every core).
+
+The environment variable ``BPROP_BLAS`` (``auto``, ``mkl`` or ``scipy``) overrides the
+choice, and ``BLAS`` names the one bound. The cached kernels name only the symbols, so
+they run with either. gemm is column-major: the row-major product is asked for as
+C^T = op(B)^T op(A)^T.
 """
+import ctypes
+import os
+
 import numpy as np
 from numba import types
 
+from bprop.kernels import BLAS_ENVIRONMENT_VARIABLE, mkl_library, requested_blas
 from bprop.kernels.compiler import jit
 
-_xxgemm = types.ExternalFunction("numba_xxgemm", types.int32(
-    types.char, types.char, types.char, types.intp, types.intp, types.intp, types.voidptr,
-    types.voidptr, types.intp, types.voidptr, types.intp, types.voidptr, types.voidptr, types.intp))
+BLAS = None   # "mkl" or "scipy", once bound
+
+_MKL_LP64, _MKL_CBWR_AUTO = 0, 1
+_mkl = None   # the loaded library, kept alive
+
+
+def _mkl_addresses():
+    """(sgemm, dgemm) of MKL with 32-bit integers, or (None, why not)."""
+    global _mkl
+    path = mkl_library()
+    if path is None:
+        return None, "the mkl package is not installed"
+    try:
+        library = ctypes.CDLL(path)
+    except OSError as error:
+        return None, f"MKL could not be loaded ({error})"
+    library.MKL_Set_Interface_Layer.restype = ctypes.c_int
+    if library.MKL_Set_Interface_Layer(_MKL_LP64) != _MKL_LP64:   # returns the layer in force
+        return None, "another library in this process set MKL to 64-bit integers"
+    if "MKL_CBWR" not in os.environ:
+        library.MKL_CBWR_Set(_MKL_CBWR_AUTO)
+    _mkl = library
+    return (ctypes.cast(library.sgemm_, ctypes.c_void_p).value,
+            ctypes.cast(library.dgemm_, ctypes.c_void_p).value), None
+
+
+def _scipy_addresses():
+    from numba.core.extending import get_cython_function_address
+
+    return (get_cython_function_address("scipy.linalg.cython_blas", "sgemm"),
+            get_cython_function_address("scipy.linalg.cython_blas", "dgemm"))
+
+
+def bind():
+    """Point the kernels' gemm at MKL or SciPy's BLAS (see the module); returns which.
+
+    Raises InputError for a bad ``BPROP_BLAS``, or for ``mkl`` asked for and not usable.
+    """
+    global BLAS
+    if BLAS is not None:
+        return BLAS
+    import llvmlite.binding as llvm
+
+    from bprop.errors import InputError
+
+    requested = requested_blas()
+    name, addresses = "scipy", None
+    if requested != "scipy":
+        addresses, why_not = _mkl_addresses()
+        if addresses is None and requested == "mkl":
+            raise InputError(f"{BLAS_ENVIRONMENT_VARIABLE}=mkl, but {why_not}; "
+                             f"unset {BLAS_ENVIRONMENT_VARIABLE} to use SciPy's BLAS")
+        if addresses is not None:
+            name = "mkl"
+    if addresses is None:
+        addresses = _scipy_addresses()
+    llvm.add_symbol("bprop_sgemm", addresses[0])
+    llvm.add_symbol("bprop_dgemm", addresses[1])
+    BLAS = name
+    return name
+
+
+bind()
+
+_signature = types.void(*[types.voidptr] * 13)
+_sgemm = types.ExternalFunction("bprop_sgemm", _signature)
+_dgemm = types.ExternalFunction("bprop_dgemm", _signature)
 
 _N, _T = 78, 84   # 'N', 'T'
+
+
+@jit
+def _leading(X):
+    """The row stride of X in elements: BLAS's leading dimension (any stride of one row)."""
+    return X.strides[0] // X.itemsize if X.shape[0] > 1 else max(1, X.shape[1])
 
 
 @jit
@@ -32,13 +120,22 @@ def gemm(ta, tb, alpha, A, B, beta, C):
     """C = alpha op(A) op(B) + beta C (see the module); A, B, C C-ordered, rows contiguous."""
     M, N = C.shape
     K = A.shape[0] if ta else A.shape[1]
+    if M == 0 or N == 0:
+        return
     scalars = np.empty(2, C.dtype)
     scalars[0] = alpha
     scalars[1] = beta
-    kind = 115 if C.itemsize == 4 else 100   # 's' or 'd'
-    status = _xxgemm(kind, _T if tb else _N, _T if ta else _N, N, M, K, scalars[0:].ctypes,
-                     B.ctypes, B.strides[0] // B.itemsize, A.ctypes, A.strides[0] // A.itemsize,
-                     scalars[1:].ctypes, C.ctypes, C.strides[0] // C.itemsize)
-    if status < 0:   # numba could not find SciPy's BLAS
-        raise RuntimeError("BLAS's gemm is not available to the compiled kernels: "
-                           "reinstall scipy, or use kernels='numpy'")
+    flags = np.empty(2, np.uint8)
+    flags[0] = _T if tb else _N
+    flags[1] = _T if ta else _N
+    sizes = np.empty(6, np.int32)      # n, m, k, ldb, lda, ldc of the column-major call
+    sizes[0], sizes[1], sizes[2] = N, M, K
+    sizes[3], sizes[4], sizes[5] = _leading(B), _leading(A), _leading(C)
+    if C.itemsize == 4:
+        _sgemm(flags[0:].ctypes, flags[1:].ctypes, sizes[0:].ctypes, sizes[1:].ctypes,
+               sizes[2:].ctypes, scalars[0:].ctypes, B.ctypes, sizes[3:].ctypes, A.ctypes,
+               sizes[4:].ctypes, scalars[1:].ctypes, C.ctypes, sizes[5:].ctypes)
+    else:
+        _dgemm(flags[0:].ctypes, flags[1:].ctypes, sizes[0:].ctypes, sizes[1:].ctypes,
+               sizes[2:].ctypes, scalars[0:].ctypes, B.ctypes, sizes[3:].ctypes, A.ctypes,
+               sizes[4:].ctypes, scalars[1:].ctypes, C.ctypes, sizes[5:].ctypes)

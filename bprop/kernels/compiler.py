@@ -12,11 +12,12 @@ when the function is decorated; then each kernel is compiled in memory, every ru
 
 Threads. The kernels run on one thread, except the updates of parameter arrays of at
 least ``optimizers.PARALLEL_SIZE`` elements, which numba splits over its threads
-(``NUMBA_NUM_THREADS``, default: every core). BLAS keeps its own threads (OpenBLAS:
-``OPENBLAS_NUM_THREADS``, default every core). The two never run at the same time: a
-step alternates between matrix products and kernels. So that numba's OpenMP threads do not
-spin on the cores while BLAS works, they wait passively (``OMP_WAIT_POLICY=PASSIVE``,
-set here unless the environment already sets it, before numba starts its OpenMP pool).
+(``NUMBA_NUM_THREADS``, default: every core). BLAS keeps its own threads (MKL:
+``MKL_NUM_THREADS``, OpenBLAS: ``OPENBLAS_NUM_THREADS``; default every core; see
+``blas.py``). The two never run at the same time: a step alternates between matrix
+products and kernels. So that neither's OpenMP threads spin on the cores while the other
+works, they wait passively (``OMP_WAIT_POLICY=PASSIVE``, set here unless the environment
+already sets it, before numba or MKL start their OpenMP pools).
 
 Division. ``error_model="numpy"``: a division by zero gives an infinity or a NaN, as it
 does on the NumPy path (the trainer then reports the divergence), rather than raising;

@@ -11,8 +11,8 @@ can match a step with no calls in it. ``train_batches`` runs mini-batches ``firs
     BP2-BP4   δ^l = δ^(l+1) w^(l+1) ⊙ σ'(z^l), Σ_x δ^l_x, Σ_x δ^l_x (a^(l-1)_x)^T
     update    L2 and the optimizer's rule                     (optimizers.py)
 
--- with the products in BLAS (numba's ``np.dot``, through SciPy's BLAS, with no Python
-call in between) and the element-wise work as the kernels of ``activations.py``,
+-- with the products in BLAS (``blas.gemm``: MKL's or SciPy's, with no Python call in
+between) and the element-wise work as the kernels of ``activations.py``,
 ``costs.py`` and ``optimizers.py``; the targets are read in place (no gather). For SGD and
 momentum, BLAS adds BP4's product straight into w^l, or into the velocity (``blas.py``),
 so ∂C/∂w^l is never stored and read back: 7-14 % less time a step on the book's network.
@@ -20,8 +20,6 @@ It stops after the first mini-batch whose z^L holds a NaN or an infinity and say
 trainer then reports the divergence, as on the NumPy path).
 """
 import math
-
-import numpy as np
 
 from bprop.kernels.activations import bias_activation, vjp_sum
 from bprop.kernels.batches import gather_rows
@@ -57,7 +55,7 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
         # forward pass
         for l in range(L):
             z = zs[l][:m]
-            np.dot(x if l == 0 else activations[l - 1][:m], weights[l].T, z)
+            gemm(0, 1, 1.0, x if l == 0 else activations[l - 1][:m], weights[l], 0.0, z)
             if l < L - 1:
                 bias_activation(z, biases[l], activations[l][:m], kinds[l], alphas[l])
         # the kernels of BP1 (with the output layer's bias and σ), then of BP2-BP4
@@ -70,7 +68,7 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
             delta = deltas[l][:m]
             a_in = x if l == 0 else activations[l - 1][:m]
             if l > 0:                                  # the product of BP2, with w^l before its update
-                np.dot(delta, weights[l], deltas[l - 1][:m])
+                gemm(0, 0, 1.0, delta, weights[l], 0.0, deltas[l - 1][:m])
             if rule == PLAIN:                          # the product of BP4 added into w^l by BLAS,
                 if shrink != 0:                        # after L2's shrink (see optimizers.py)
                     shrink_weights(weights[l], rate * shrink)
@@ -81,7 +79,7 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
                 gemm(1, 0, -rate, delta, a_in, mu if shrink == 0 else 1.0, state[2 * l])
                 add_velocity(weights[l], state[2 * l])
             else:
-                np.dot(delta.T, a_in, nabla_w[l])      # the product of BP4
+                gemm(1, 0, 1.0, delta, a_in, 0.0, nabla_w[l])   # the product of BP4
             if l > 0:
                 vjp_sum(zs[l - 1][:m], activations[l - 1][:m], deltas[l - 1][:m], kinds[l - 1],
                         alphas[l - 1], nabla_b[l - 1])  # the kernel of BP2, BP3

@@ -2,9 +2,9 @@
 
 Two forms, chosen by ``CompiledTraining.whole_loop``:
 
-- per mini-batch (``step``): the matrix products stay in BLAS (``np.matmul``); the
-  element-wise work between them runs as the fused kernels of ``activations.py``,
-  ``costs.py`` and ``optimizers.py``; the targets are read in place;
+- per mini-batch (``step``): the matrix products are BLAS calls (``blas.gemm``: MKL's
+  or SciPy's, see there); the element-wise work between them runs as the fused kernels
+  of ``activations.py``, ``costs.py`` and ``optimizers.py``; the targets are read in place;
 - whole runs of mini-batches (``run``, ``epoch.py``) for small networks, where a step's
   arithmetic is too small to be worth a BLAS call: the entire loop is compiled.
 
@@ -18,14 +18,18 @@ from bprop.kernels import activations as K
 from bprop.kernels import costs as C
 from bprop.kernels import optimizers as O
 from bprop.kernels.batches import gather_rows
+from bprop.kernels import blas
+from bprop.kernels.blas import gemm
 from bprop.kernels.codes import (ACTIVATION_CODES, ADAM, FUSED_CROSS_ENTROPY, MOMENTUM,
                                  NESTEROV, PLAIN, QUADRATIC)
 from bprop.kernels.epoch import train_batches
 from bprop.kernels.tally import tally
 
-# Whole compiled loops pay off while one step's products are this small (multiply-adds):
-# the book's [784, 30, 10] with mini-batches of 10 is 0.5 M; [784, 100, 10] with 128 is 20 M.
-WHOLE_LOOP_MAX_WORK = 2_000_000
+# Whole compiled loops pay off while one step's products are this small (multiply-adds a
+# step): the book's [784, 30, 10] with mini-batches of 10 is 0.24 M, [784, 100, 10] with
+# 128 is 10 M (B: 10-20 % faster as a whole loop with MKL, level with OpenBLAS);
+# [784, 512, 512, 10] with 128 is 86 M (C: its updates need both cores, the loop has one).
+WHOLE_LOOP_MAX_WORK = 16_000_000
 
 
 class CompiledTraining:
@@ -33,6 +37,7 @@ class CompiledTraining:
 
     def __init__(self, network, optimizer, l2, n_train, batch_size, dropout):
         self.network, self.optimizer = network, optimizer
+        self.blas = blas.BLAS                                 # "mkl" or "scipy"
         dtype = self.dtype = network.dtype
         self.kinds = np.array([ACTIVATION_CODES[s.name] for s in network.activations], np.int64)
         self.alphas = np.array([getattr(s, "alpha", 0.0) for s in network.activations], dtype)
@@ -133,7 +138,8 @@ class CompiledTraining:
         gather_rows(X, rows, a)
         inputs = [a]
         for l in range(L):                                   # z^l = a^(l-1) (w^l)^T (+ b^l below)
-            z = np.matmul(a, weights[l].T, out=zs[l])
+            z = zs[l]
+            gemm(0, 1, 1.0, a, weights[l], 0.0, z)
             if l < L - 1:
                 a = acts[l]
                 K.bias_activation(z, biases[l], a, kinds[l], alphas[l])
@@ -144,9 +150,10 @@ class CompiledTraining:
                        alphas[L - 1], self.cost, deltas[L - 1], self.nabla_b[L - 1])  # the kernel of BP1, BP3
         for l in range(L - 1, -1, -1):
             delta = deltas[l]
-            np.matmul(delta.T, inputs[l], out=self.nabla_w[l])                        # the product of BP4
+            gemm(1, 0, 1.0, delta, inputs[l], 0.0, self.nabla_w[l])              # the product of BP4
             if l:
-                g = np.matmul(delta, weights[l], out=deltas[l - 1])
+                g = deltas[l - 1]
+                gemm(0, 0, 1.0, delta, weights[l], 0.0, g)
                 if masks is not None and masks[l - 1] is not None:
                     K.multiply(g, masks[l - 1])
                 K.vjp_sum(zs[l - 1], acts[l - 1], g, kinds[l - 1], alphas[l - 1],
