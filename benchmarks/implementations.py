@@ -5,6 +5,7 @@ own), and has ``build(recipe, seed)``, ``train(model, X, y, epochs)`` and
 ``accuracy(model, X, y)``. ``train`` is what the worker times: everything a user's
 training call does, nothing of the set-up.
 """
+import contextlib
 import os
 
 import numpy as np
@@ -32,14 +33,29 @@ class BpropImplementation:
         if self.kernels == "numpy":
             return ["kernels='numpy': the NumPy reference path"
                     + (" (numba is not installed)" if self.name == "bprop" else "")]
+        from bprop.kernels import blas
         from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
 
         work = recipe["batch_size"] * R_n_weights(recipe["sizes"])
-        form = ("the whole epoch as one compiled loop (products by SciPy's BLAS from numba; "
+        gemm = {"mkl": "MKL's gemm", "scipy": "SciPy's BLAS (OpenBLAS)"}[blas.BLAS]
+        form = (f"the whole epoch as one compiled loop (products by {gemm} on one thread; "
                 "BP4's product added into the weights or velocities by gemm for SGD and momentum)"
                 if work <= WHOLE_LOOP_MAX_WORK else
-                "per mini-batch: BLAS products, fused compiled element-wise kernels")
+                f"per mini-batch: products by {gemm}, fused compiled element-wise kernels")
         return [f"kernels='numba': {form}"]
+
+    def blas(self):
+        """Whose gemm the kernels call, and every BLAS loaded in the worker."""
+        from threadpoolctl import threadpool_info
+
+        loaded = "; ".join(f"{p['internal_api']} {p.get('version')} {p.get('architecture') or ''}, "
+                           f"{p['num_threads']} threads" for p in threadpool_info()
+                           if p.get("internal_api") in ("openblas", "mkl", "blis"))
+        if self.kernels == "numpy":
+            return f"NumPy's matmul; loaded: {loaded}"
+        from bprop.kernels import blas
+
+        return f"kernels' gemm: {blas.BLAS}; loaded: {loaded}"
 
     def build(self, recipe, seed):
         activations = recipe["activations"]
@@ -260,7 +276,7 @@ class PerExampleImplementation:
         return float(np.mean(np.array(predicted) == y))
 
 
-class MatmulFloor:
+class MatmulFloorNumpy:
     """Exactly the matrix products of one training epoch and nothing else, through NumPy.
 
     Per mini-batch: z^l = a^(l-1) w^l^T for every layer, nabla_w^l = delta^l^T a^(l-1)
@@ -269,7 +285,7 @@ class MatmulFloor:
     time a NumPy library cannot go below for these layer shapes.
     """
 
-    name = "matmul_floor"
+    name = "matmul_floor_numpy"
 
     def __init__(self):
         pass
@@ -316,11 +332,70 @@ class MatmulFloor:
         return None
 
 
+class MatmulFloor(MatmulFloorNumpy):
+    """The same products as ``MatmulFloorNumpy``, through the gemm bprop's compiled kernels
+    call (MKL's when the mkl package is installed, else SciPy's; ``bprop.kernels.blas``),
+    and issued from one compiled loop per epoch, so no call costs Python's overhead: the
+    floor for bprop's compiled path. On one MKL thread when bprop's whole loop would be
+    (small steps), as bprop runs them."""
+
+    name = "matmul_floor"
+
+    def __init__(self):
+        from bprop.kernels import blas
+        from bprop.kernels.compiler import jit
+
+        self._blas = blas
+
+        def products(X, batch_size, weights, zs, deltas, nabla_w):
+            gemm = blas.gemm
+            n, L = X.shape[0], len(weights)
+            for start in range(0, n, batch_size):
+                m = min(batch_size, n - start)
+                a_in = X[start:start + m]
+                for l in range(L):
+                    gemm(0, 1, 1.0, a_in if l == 0 else zs[l - 1][:m], weights[l], 0.0, zs[l][:m])
+                for l in range(L - 1, -1, -1):
+                    gemm(1, 0, 1.0, deltas[l][:m], a_in if l == 0 else zs[l - 1][:m], 0.0, nabla_w[l])
+                    if l > 0:
+                        gemm(0, 0, 1.0, deltas[l][:m], weights[l], 0.0, deltas[l - 1][:m])
+
+        self.products = jit(products)
+
+    def notes(self, recipe):
+        from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
+
+        one = recipe["batch_size"] * R_n_weights(recipe["sizes"]) <= WHOLE_LOOP_MAX_WORK
+        return [f"matrix products only, as matmul_floor_numpy, through bprop's kernels' gemm "
+                f"({self._blas.BLAS}{', one thread' if one and self._blas.BLAS == 'mkl' else ''}) "
+                f"from one compiled loop"]
+
+    def build(self, recipe, seed):
+        model = super().build(recipe, seed)
+        dtype, sizes, m = np.dtype(recipe["dtype"]), recipe["sizes"], recipe["batch_size"]
+        model["zs"] = tuple(np.empty((m, n), dtype) for n in sizes[1:])
+        model["deltas"] = tuple(np.zeros((m, n), dtype) for n in sizes[1:])
+        model["nabla_w"] = tuple(np.empty_like(w) for w in model["weights"])
+        return model
+
+    def train(self, model, X, y, epochs):
+        from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
+
+        recipe = model["recipe"]
+        one = recipe["batch_size"] * R_n_weights(recipe["sizes"]) <= WHOLE_LOOP_MAX_WORK
+        threads = self._blas.one_thread() if one else contextlib.nullcontext()
+        weights = tuple(np.ascontiguousarray(w) for w in model["weights"])
+        with threads:
+            for _ in range(epochs):
+                self.products(X, recipe["batch_size"], weights, model["zs"], model["deltas"],
+                              model["nabla_w"])
+
+
 from benchmarks.jax_competitor import JaxImplementation, JaxScan, JaxScanGather  # noqa: E402
 
 IMPLEMENTATIONS = {
     cls.name: cls
     for cls in (BpropImplementation, BpropNumpyImplementation, TorchImplementation,
                 JaxImplementation, JaxScan, JaxScanGather, SklearnImplementation,
-                PerExampleImplementation, MatmulFloor)
+                PerExampleImplementation, MatmulFloor, MatmulFloorNumpy)
 }

@@ -28,7 +28,7 @@ def add_arguments(parser):
                         help="comma-separated recipes among A, B, C (Adam), C-sgd, D (default: all)")
     parser.add_argument("--implementations",
                         default="bprop,bprop_numpy,torch,jax_step,jax_scan,jax_scan_gather,sklearn,"
-                                "per_example,matmul_floor",
+                                "per_example,matmul_floor,matmul_floor_numpy",
                         help="comma-separated implementations (default: all; missing ones are skipped)")
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="timed epochs per run (default 2; 1 with --quick)")

@@ -19,8 +19,9 @@ and before any kernel is compiled or loaded from numba's cache, at
 - MKL's gemm, when the ``mkl`` package is installed (``pip install "bprop[mkl]"``). On the
   products of a training step with mini-batches of 128 it takes 0.55-0.75 of the time
   OpenBLAS takes (``python -m benchmarks.gemm_survey``). Its threads are MKL's own
-  (``MKL_NUM_THREADS``, default every core), and its results are made reproducible run to
-  run (``MKL_CBWR`` "AUTO", unless the environment sets it);
+  (``MKL_NUM_THREADS``, default every core), except that the whole compiled loop holds it
+  to one (``one_thread``), and its results are made reproducible run to run (``MKL_CBWR``
+  "AUTO", unless the environment sets it);
 - else SciPy's BLAS (OpenBLAS in PyPI's wheels), the one numba's own ``np.dot`` calls
   (``OPENBLAS_NUM_THREADS``, default every core).
 
@@ -62,6 +63,20 @@ def _mkl_addresses():
     _mkl = library
     return (ctypes.cast(library.sgemm_, ctypes.c_void_p).value,
             ctypes.cast(library.dgemm_, ctypes.c_void_p).value), None
+
+
+class one_thread:
+    """A context manager: MKL on one thread in this thread inside the block (nothing for
+    SciPy's BLAS). The whole loop's products are small: on the book's network two MKL
+    threads made an epoch 1.9x slower than one, on recipe B 1.2-1.5x slower."""
+
+    def __enter__(self):
+        self.before = _mkl.MKL_Set_Num_Threads_Local(1) if _mkl is not None else None
+        return self
+
+    def __exit__(self, *exception):
+        if self.before is not None:
+            _mkl.MKL_Set_Num_Threads_Local(self.before)
 
 
 def _scipy_addresses():

@@ -104,11 +104,12 @@ class CompiledTraining:
         params, state = self._state()
         state2d = tuple(s.reshape(1, -1) if s.ndim == 1 else s for s in state) or (self.nabla_w[0],)
         t = self.optimizer.t if self.rule == ADAM else 0
-        done, diverged = train_batches(
-            X, Y, order, first, last, self.zs[0].shape[0], tuple(network.weights),
-            tuple(network.biases), self.kinds, self.alphas, self.cost, self.rule, self._hyper(eta),
-            state2d, t, self.X_batch, self.zs, self.activations, self.deltas, self.nabla_w,
-            self.nabla_b, outputs)
+        with blas.one_thread():
+            done, diverged = train_batches(
+                X, Y, order, first, last, self.zs[0].shape[0], tuple(network.weights),
+                tuple(network.biases), self.kinds, self.alphas, self.cost, self.rule,
+                self._hyper(eta), state2d, t, self.X_batch, self.zs, self.activations,
+                self.deltas, self.nabla_w, self.nabla_b, outputs)
         if self.rule == ADAM:
             self.optimizer.t += done
         return done, diverged
