@@ -308,11 +308,16 @@ class Trainer:
         while self.batch < n_batches and not self.stop:
             first = self.batch
             last = min([n_batches, first + chunk] + [(first // k + 1) * k for k in intervals])
-            done, diverged = self._compiled.run(X, Y, order, first, last,
-                                                self.schedule.learning_rate, self._outputs)
+            done, diverged, cost, correct = self._compiled.run(
+                X, Y, self._data[1], order, first, last, self.schedule.learning_rate, self._outputs)
             if diverged:
                 self._diverged(first + done - 1, n_batches, last_good)
-            self.batch = last
+            self.batch = last                      # the run tallied its examples as it trained
+            tallied = min(last * self._compiled.batch_size, len(order))
+            self.running["cost"] += cost
+            self.running["correct"] += correct
+            self.running["seen"] += tallied - self._tallied
+            self._tallied = tallied
             self.running["seconds"] = time.perf_counter() - started
             for callback in batch_callbacks:
                 callback.on_batch_end(self, last - 1, n_batches)

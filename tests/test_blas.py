@@ -53,7 +53,19 @@ def test_gemm_writes_only_its_rows_of_a_larger_buffer():
 
 
 def test_the_bound_blas_is_mkl_when_installed_else_scipy():
-    assert blas.BLAS == ("mkl" if MKL_INSTALLED else "scipy")
+    asked = os.environ.get("BPROP_BLAS", "auto").strip().lower() or "auto"
+    assert blas.BLAS == ("mkl" if MKL_INSTALLED and asked != "scipy" else "scipy")
+
+
+@needs_mkl
+def test_one_thread_holds_mkl_to_one_thread_inside_the_block_only():
+    if blas.BLAS != "mkl":
+        pytest.skip("BPROP_BLAS chose SciPy's BLAS for this run")
+    mkl = blas._mkl
+    before = mkl.MKL_Get_Max_Threads()
+    with blas.one_thread():
+        assert mkl.MKL_Get_Max_Threads() == 1
+    assert mkl.MKL_Get_Max_Threads() == before
 
 
 @pytest.mark.parametrize("choice", ["scipy", "SciPy ", "auto", ""])

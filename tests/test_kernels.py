@@ -258,9 +258,9 @@ def _count_steps(monkeypatch):
         counts["step"] += 1
         return original_step(self, *args, **options)
 
-    def counted_run(self, X, Y, order, first, last, *args):
+    def counted_run(self, X, Y, labels, order, first, last, *args):
         counts["whole"] += last - first
-        return original_run(self, X, Y, order, first, last, *args)
+        return original_run(self, X, Y, labels, order, first, last, *args)
 
     monkeypatch.setattr(step.CompiledTraining, "step", counted_step)
     monkeypatch.setattr(step.CompiledTraining, "run", counted_run)

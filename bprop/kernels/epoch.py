@@ -22,6 +22,7 @@ trainer then reports the divergence, as on the NumPy path).
 import math
 
 from bprop.kernels.activations import bias_activation, vjp_sum
+from bprop.kernels.codes import SOFTMAX
 from bprop.kernels.batches import gather_rows
 from bprop.kernels.blas import gemm
 from bprop.kernels.codes import ADAM, MOMENTUM, NESTEROV, PLAIN
@@ -29,13 +30,16 @@ from bprop.kernels.compiler import jit
 from bprop.kernels.costs import output_delta
 from bprop.kernels.optimizers import (adam, add_velocity, momentum, sgd, shrink_velocity,
                                       shrink_weights)
+from bprop.kernels.tally import example_tally, log_sum_exp
 
 
 @jit
-def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, alphas, cost,
-                  rule, hyper, state, t, X_batch, zs, activations, deltas, nabla_w, nabla_b,
+def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases, kinds, alphas,
+                  cost, rule, hyper, state, t, X_batch, zs, activations, deltas, nabla_w, nabla_b,
                   outputs):
-    """Mini-batches first..last-1; returns (the number done, whether the last one diverged).
+    """Mini-batches first..last-1; returns (the number done, whether the last one diverged,
+    Σ_x C_x and the correct count over their examples: ``tally.py``'s figures, from the
+    outputs each example had as it was trained on; ``labels`` empty without classes).
 
     ``hyper`` = (η, μ, λ/n, β1, β2, ε) in the arrays' dtype; ``state`` holds per parameter
     (w^0, b^0, w^1, ...) the momentum velocities, or Adam's m then v; ``t`` is Adam's step
@@ -45,6 +49,7 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
     L = len(weights)
     eta, mu, l2_per_n = hyper[0], hyper[1], hyper[2]
     beta1, beta2, epsilon = hyper[3], hyper[4], hyper[5]
+    total_cost, correct = 0.0, 0
     for batch in range(first, last):
         start = batch * batch_size
         stop = min(start + batch_size, n)
@@ -62,6 +67,13 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
         z = zs[L - 1][:m]
         output_delta(z, biases[L - 1], activations[L - 1][:m], Y, rows, kinds[L - 1], alphas[L - 1],
                      cost, deltas[L - 1][:m], nabla_b[L - 1])
+        for i in range(m):                             # the epoch's cost and accuracy, as tally.py
+            cost_x, predicted = example_tally(
+                z[i], activations[L - 1][i], Y[rows[i]], kinds[L - 1], cost,
+                log_sum_exp(z[i]) if kinds[L - 1] == SOFTMAX else 0.0)
+            total_cost += cost_x
+            if labels.size:
+                correct += predicted == labels[rows[i]]
         shrink = l2_per_n * m
         rate = eta / m
         for l in range(L - 1, -1, -1):
@@ -109,5 +121,5 @@ def train_batches(X, Y, order, first, last, batch_size, weights, biases, kinds, 
                 outputs[start + i, j] = z[i, j]
                 total += z[i, j]
         if not math.isfinite(total):
-            return batch - first + 1, True
-    return last - first, False
+            return batch - first + 1, True, total_cost, correct
+    return last - first, False, total_cost, correct

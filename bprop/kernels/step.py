@@ -50,6 +50,7 @@ class CompiledTraining:
         else:
             self.rule = NESTEROV if optimizer.nesterov else MOMENTUM
         sizes, m = network.sizes, batch_size
+        self.batch_size = batch_size
         self.zs = tuple(np.empty((m, k), dtype) for k in sizes[1:])
         self.activations = tuple(np.empty((m, k), dtype) for k in sizes[1:])
         self.deltas = tuple(np.empty((m, k), dtype) for k in sizes[1:])
@@ -97,22 +98,24 @@ class CompiledTraining:
         return np.array(values, self.dtype)
 
     # ---- whole runs of mini-batches -------------------------------------------------
-    def run(self, X, Y, order, first, last, eta, outputs):
+    def run(self, X, Y, labels, order, first, last, eta, outputs):
         """Mini-batches first..last-1 of ``order``; returns (how many were done, whether the
-        last of them diverged) (see epoch.py)."""
+        last of them diverged, Σ_x C_x, the correct count) (see epoch.py)."""
         network = self.network
         params, state = self._state()
         state2d = tuple(s.reshape(1, -1) if s.ndim == 1 else s for s in state) or (self.nabla_w[0],)
         t = self.optimizer.t if self.rule == ADAM else 0
+        if labels is None:
+            labels = np.empty(0, np.int64)
         with blas.one_thread():
-            done, diverged = train_batches(
-                X, Y, order, first, last, self.zs[0].shape[0], tuple(network.weights),
+            done, diverged, cost, correct = train_batches(
+                X, Y, labels, order, first, last, self.zs[0].shape[0], tuple(network.weights),
                 tuple(network.biases), self.kinds, self.alphas, self.cost, self.rule,
                 self._hyper(eta), state2d, t, self.X_batch, self.zs, self.activations,
                 self.deltas, self.nabla_w, self.nabla_b, outputs)
         if self.rule == ADAM:
             self.optimizer.t += done
-        return done, diverged
+        return done, diverged, float(cost), int(correct)
 
     # ---- the epoch's training cost and accuracy ----------------------------------------
     def tally(self, z, Y, rows, labels):
