@@ -18,14 +18,19 @@ from bprop.errors import DivergenceError, InputError
 pytest.importorskip("numba")
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
-PATHS = ("step", "whole")
+PATHS = ("step", "whole", "split")
 
 
 @pytest.fixture
 def path(request, monkeypatch):
+    """The compiled path's three forms: per mini-batch, the whole loop on one core, and
+    the whole loop with the hidden units split over 2 parts (with either BLAS)."""
     from bprop.kernels import step
 
-    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12 if request.param == "whole" else -1)
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", -1 if request.param == "step" else 10**12)
+    monkeypatch.setattr(step, "SPLIT_MIN_WORK", -1 if request.param == "split" else 10**12)
+    monkeypatch.setattr(step, "SPLIT_BLAS", ("mkl", "scipy"))
+    monkeypatch.setattr(step, "SPLIT_PARTS", 2)
     return request.param
 
 
@@ -144,6 +149,44 @@ def test_a_deeper_network_trains_like_the_reference(path):
     nets = _train_both([6, 7, 5, 4], ["tanh", "leaky_relu", "sigmoid"], "cross_entropy", "float64",
                        dict(OPTIMIZERS["adam"], l2=0.5))
     _assert_equal_to_reference(nets, "float64")
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("optimizer", ["sgd", "nesterov", "adam"])
+def test_a_split_into_uneven_parts_trains_like_the_reference(monkeypatch, parts, optimizer):
+    """Widths that no part count divides, two hidden layers (four meetings a step), L2."""
+    from bprop.kernels import split, step
+
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", 10**12)
+    monkeypatch.setattr(step, "SPLIT_MIN_WORK", -1)
+    monkeypatch.setattr(step, "SPLIT_BLAS", ("mkl", "scipy"))
+    monkeypatch.setattr(step, "SPLIT_PARTS", parts)
+    calls = []
+    monkeypatch.setattr(step, "train_split", lambda *args: calls.append(1) or
+                        split.train_split(*args))
+    nets = _train_both([6, 37, 19, 4], ["relu", "tanh", "softmax"], "cross_entropy", "float64",
+                       dict(OPTIMIZERS[optimizer], l2=0.5))
+    _assert_equal_to_reference(nets, "float64")
+    assert calls                                  # the split loop trained
+    assert split.unit_bounds([6, 37, 19, 4], parts)[:, -1].tolist() == [37, 19]
+
+
+def test_the_split_is_chosen_for_recipe_b_with_mkl_only():
+    from bprop.kernels import blas, step
+    from bprop.training import Trainer
+
+    def split_used(sizes, batch_size):
+        X, y = _data(sizes, "float32", n=2 * batch_size)
+        trainer = Trainer(bprop.Network(sizes, ["relu", "softmax"], "cross_entropy",
+                                        dtype="float32", seed=0),
+                          epochs=1, batch_size=batch_size, momentum=0.9, kernels="numba", verbose=0)
+        trainer.run(X, y)
+        return trainer._compiled.split is not None
+
+    cores = step.SPLIT_PARTS or __import__("numba").get_num_threads()
+    assert split_used([784, 100, 10], 128) == (blas.BLAS == "mkl" and cores > 1)   # B: 10 M
+    assert not split_used([784, 30, 10], 10)          # the book's: 0.24 M, one core's loop
+    assert not split_used([784, 512, 10], 128)        # 52 M: per mini-batch
 
 
 @pytest.mark.parametrize("path", PATHS, indirect=True)

@@ -66,17 +66,30 @@ def _mkl_addresses():
 
 
 class one_thread:
-    """A context manager: MKL on one thread in this thread inside the block (nothing for
-    SciPy's BLAS). The whole loop's products are small: on the book's network two MKL
-    threads made an epoch 1.9x slower than one, on recipe B 1.2-1.5x slower."""
+    """A context manager: MKL on one thread inside the block (nothing for SciPy's BLAS).
+
+    The whole loop's products are small: on the book's network two MKL threads made an
+    epoch 1.9x slower than one, on recipe B 1.2-1.5x. By default this holds only the
+    calling thread (MKL's thread-local setting); ``every_thread=True`` sets MKL's global
+    count too, for ``split.py``, whose parts call MKL from numba's threads."""
+
+    def __init__(self, every_thread=False):
+        self.every_thread = every_thread
 
     def __enter__(self):
-        self.before = _mkl.MKL_Set_Num_Threads_Local(1) if _mkl is not None else None
+        self.before = self.before_global = None
+        if _mkl is not None:
+            if self.every_thread:
+                self.before_global = _mkl.MKL_Get_Max_Threads()
+                _mkl.MKL_Set_Num_Threads(1)
+            self.before = _mkl.MKL_Set_Num_Threads_Local(1)
         return self
 
     def __exit__(self, *exception):
         if self.before is not None:
             _mkl.MKL_Set_Num_Threads_Local(self.before)
+        if self.before_global is not None:
+            _mkl.MKL_Set_Num_Threads(self.before_global)
 
 
 def _scipy_addresses():

@@ -18,6 +18,7 @@ import math
 
 from numba import prange
 
+from bprop.kernels.codes import ADAM, NESTEROV, PLAIN
 from bprop.kernels.compiler import jit
 
 PARALLEL_SIZE = 1 << 18  # 262,144: recipe C's two big weight matrices, not B's
@@ -118,3 +119,18 @@ def add_velocity(w, v):
     w, v = w.reshape(-1), v.reshape(-1)
     for i in range(w.size):
         w[i] += v[i]
+
+
+@jit
+def update_block(rule, w, g, s1, s2, rate, mu, shrink, beta1, beta2, step_size, epsilon_hat):
+    """One rule (``codes``: PLAIN, MOMENTUM, NESTEROV, ADAM) on 1-D blocks of any stride:
+    ``s1``, ``s2`` are the velocities, or Adam's m and v (unused by plain SGD); for Adam
+    ``rate`` is 1/m (``scale`` above). ``split.py`` updates each part's own rows, or
+    columns, of a layer with it."""
+    for i in range(w.shape[0]):
+        if rule == ADAM:
+            _adam_element(w, g, s1, s2, i, rate, shrink, beta1, beta2, step_size, epsilon_hat)
+        elif rule == PLAIN:
+            _sgd_element(w, g, i, rate, shrink)
+        else:
+            _momentum_element(w, g, s1, i, rate, mu, shrink, rule == NESTEROV)
