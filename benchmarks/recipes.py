@@ -62,6 +62,7 @@ ALL_RECIPES = ["A", "B", "C", "C-sgd", "D"]
 IMPLEMENTATIONS = ["bprop", "bprop_numpy", "torch", "jax_step", "jax_scan", "jax_scan_gather",
                    "sklearn", "per_example", "matmul_floor", "matmul_floor_numpy"]
 JAX_VARIANTS = ["jax_step", "jax_scan", "jax_scan_gather"]
+FLOOR_VARIANTS = ["matmul_floor", "matmul_floor_numpy"]  # the floor: the faster of the two
 COMPETITORS = ["torch", "jax", "sklearn", "per_example"]  # "jax": the fastest JAX variant of the run
 D_IMPLEMENTATIONS = ["bprop", "torch", "jax_step", "jax_scan", "jax_scan_gather"]  # bprop: kernels="auto"
 

@@ -20,7 +20,8 @@ def _positive_finite(value):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     json_path = tmp_path_factory.mktemp("bench") / "quick.json"
-    implementations = ",".join(["bprop", "per_example", "matmul_floor"] + COMPETITORS)
+    implementations = ",".join(["bprop", "per_example", "matmul_floor", "matmul_floor_numpy"]
+                               + COMPETITORS)
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--data", "random", "--recipes", "A,B,D",
          "--implementations", implementations, "--json", str(json_path)],
@@ -49,7 +50,8 @@ def test_quick_run_records_machine_data_and_environment(report):
 def test_every_implementation_reports_positive_finite_figures(report, recipe):
     data, _ = report
     results = data["recipes"][recipe]["results"]
-    expected = {"bprop", "matmul_floor", *COMPETITORS} | ({"per_example"} if recipe == "A" else set())
+    expected = ({"bprop", "matmul_floor", "matmul_floor_numpy", *COMPETITORS}
+                | ({"per_example"} if recipe == "A" else set()))
     assert set(results) == expected
     for name, entry in results.items():
         assert entry["status"] == "ok", (name, entry)
@@ -61,11 +63,15 @@ def test_every_implementation_reports_positive_finite_figures(report, recipe):
             assert _positive_finite(entry["time_ratio_vs_bprop"]), name
 
 
-def test_matmul_floor_defines_the_machine_rate(report):
+def test_the_faster_matmul_floor_defines_the_machine_rate(report):
     data, _ = report
     recipe = data["recipes"]["B"]
-    floor = recipe["results"]["matmul_floor"]
+    floors = {name: recipe["results"][name] for name in ("matmul_floor", "matmul_floor_numpy")}
+    fastest = recipe["fastest_floor"]["variant"]
+    assert fastest == min(floors, key=lambda name: floors[name]["seconds_per_epoch"])
+    floor = floors[fastest]
     assert floor["fraction_of_matmul_rate"] == pytest.approx(1.0)
+    assert recipe["fastest_floor"]["time_ratio_vs_bprop"] == pytest.approx(floor["time_ratio_vs_bprop"])
     assert recipe["machine_matmul_gflops"] == pytest.approx(floor["gflops_exact"])
     # 784*100 + 100*10 weights: forward and nabla_w for both layers, delta for the second only.
     assert recipe["flops_per_example"]["exact_matmul"] == 2 * (2 * 78_400 + 2 * 1_000 + 1_000)
