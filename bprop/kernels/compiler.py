@@ -12,7 +12,8 @@ when the function is decorated; then each kernel is compiled in memory, every ru
 
 Threads. The kernels run on one thread, except the updates of parameter arrays of at
 least ``optimizers.PARALLEL_SIZE`` elements, which numba splits over its threads
-(``NUMBA_NUM_THREADS``, default: every core). BLAS keeps its own threads (MKL:
+(``NUMBA_NUM_THREADS``, default: every core), and ``split.py``'s loop, which runs one part
+of the network per numba thread, each with MKL on one thread. BLAS keeps its own threads (MKL:
 ``MKL_NUM_THREADS``, OpenBLAS: ``OPENBLAS_NUM_THREADS``; default every core; see
 ``blas.py``). The two never run at the same time: a step alternates between matrix
 products and kernels. So that neither's OpenMP threads spin on the cores while the other
