@@ -37,11 +37,19 @@ class BpropImplementation:
         from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
 
         work = recipe["batch_size"] * R_n_weights(recipe["sizes"])
+        from bprop.kernels import step
+
         gemm = {"mkl": "MKL's gemm", "scipy": "SciPy's BLAS (OpenBLAS)"}[blas.BLAS]
-        form = (f"the whole epoch as one compiled loop (products by {gemm} on one thread; "
-                "BP4's product added into the weights or velocities by gemm for SGD and momentum)"
-                if work <= WHOLE_LOOP_MAX_WORK else
-                f"per mini-batch: products by {gemm}, fused compiled element-wise kernels")
+        parts = step.SPLIT_PARTS or __import__("numba").get_num_threads()
+        if work > WHOLE_LOOP_MAX_WORK:
+            form = f"per mini-batch: products by {gemm}, fused compiled element-wise kernels"
+        elif work > step.SPLIT_MIN_WORK and blas.BLAS in step.SPLIT_BLAS and parts > 1:
+            form = (f"the whole epoch as one compiled loop, each hidden layer's units split over "
+                    f"{parts} cores, each part's products by {gemm} on one thread")
+        else:
+            form = (f"the whole epoch as one compiled loop on one core (products by {gemm} on one "
+                    "thread; BP4's product added into the weights or velocities by gemm for SGD "
+                    "and momentum)")
         return [f"kernels='numba': {form}"]
 
     def blas(self):
@@ -367,7 +375,7 @@ class MatmulFloor(MatmulFloorNumpy):
 
         one = recipe["batch_size"] * R_n_weights(recipe["sizes"]) <= WHOLE_LOOP_MAX_WORK
         return [f"matrix products only, as matmul_floor_numpy, through bprop's kernels' gemm "
-                f"({self._blas.BLAS}{', one thread' if one and self._blas.BLAS == 'mkl' else ''}) "
+                f"({self._blas.BLAS}{', one thread on one core' if one and self._blas.BLAS == 'mkl' else ''}) "
                 f"from one compiled loop"]
 
     def build(self, recipe, seed):

@@ -58,14 +58,27 @@ def test_the_bound_blas_is_mkl_when_installed_else_scipy():
 
 
 @needs_mkl
-def test_one_thread_holds_mkl_to_one_thread_inside_the_block_only():
+def test_one_thread_holds_mkl_to_one_thread_and_restores_both_settings():
     if blas.BLAS != "mkl":
         pytest.skip("BPROP_BLAS chose SciPy's BLAS for this run")
     mkl = blas._mkl
-    before = mkl.MKL_Get_Max_Threads()
-    with blas.one_thread():
-        assert mkl.MKL_Get_Max_Threads() == 1
-    assert mkl.MKL_Get_Max_Threads() == before
+    global_count = mkl.MKL_Get_Max_Threads()              # no thread-local count is in force
+    try:
+        with blas.one_thread():
+            assert mkl.MKL_Get_Max_Threads() == 1
+            with blas.one_thread(every_thread=True):   # split.py's, inside the loop's own
+                assert mkl.MKL_Get_Max_Threads() == 1
+            assert mkl.MKL_Get_Max_Threads() == 1
+        assert mkl.MKL_Get_Max_Threads() == global_count
+        mkl.MKL_Set_Num_Threads_Local(4)                # a caller's own thread-local count
+        with blas.one_thread(every_thread=True):
+            assert mkl.MKL_Get_Max_Threads() == 1
+        assert mkl.MKL_Get_Max_Threads() == 4
+        mkl.MKL_Set_Num_Threads_Local(0)
+        assert mkl.MKL_Get_Max_Threads() == global_count  # the global count came back too
+    finally:
+        mkl.MKL_Set_Num_Threads_Local(0)
+        mkl.MKL_Set_Num_Threads(global_count)
 
 
 @pytest.mark.parametrize("choice", ["scipy", "SciPy ", "auto", ""])
@@ -76,7 +89,7 @@ def test_the_environment_variable_chooses_the_blas(choice):
     assert done.stdout.split() == [expected]
 
 
-def test_mkl_asked_for_and_missing_is_refused_in_one_line_and_auto_falls_back():
+def test_mkl_asked_for_and_missing_is_refused_and_auto_falls_back():
     hide_mkl = ("import importlib.metadata as m\n"
                 "def files(name, _files=m.files):\n"
                 "    if name == 'mkl': raise m.PackageNotFoundError(name)\n"

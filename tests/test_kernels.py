@@ -162,13 +162,15 @@ def test_a_split_into_uneven_parts_trains_like_the_reference(monkeypatch, parts,
     monkeypatch.setattr(step, "SPLIT_BLAS", ("mkl", "scipy"))
     monkeypatch.setattr(step, "SPLIT_PARTS", parts)
     calls = []
-    monkeypatch.setattr(step, "train_split", lambda *args: calls.append(1) or
-                        split.train_split(*args))
-    nets = _train_both([6, 37, 19, 4], ["relu", "tanh", "softmax"], "cross_entropy", "float64",
-                       dict(OPTIMIZERS[optimizer], l2=0.5))
-    _assert_equal_to_reference(nets, "float64")
-    assert calls                                  # the split loop trained
-    assert split.unit_bounds([6, 37, 19, 4], parts)[:, -1].tolist() == [37, 19]
+    monkeypatch.setattr(step, "train_split", lambda *args: calls.append(args[7][0].shape[0]) or
+                        split.train_split(*args))    # args[7]: the weights; [0]: w^1
+    for sizes in ([6, 37, 19, 4], [6, 70, 40, 4]):   # the second: cuts on multiples of 16
+        nets = _train_both(sizes, ["relu", "tanh", "softmax"], "cross_entropy", "float64",
+                           dict(OPTIMIZERS[optimizer], l2=0.5))
+        _assert_equal_to_reference(nets, "float64")
+    assert set(calls) == {37, 70}                 # the split loop trained both
+    assert split.unit_bounds([6, 70, 40, 4], parts).tolist() == (
+        [[0, 32, 70], [0, 16, 40]] if parts == 2 else [[0, 16, 48, 70], [0, 13, 26, 40]])
 
 
 def test_the_split_is_chosen_for_recipe_b_with_mkl_only():

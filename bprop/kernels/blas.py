@@ -4,8 +4,8 @@
 
     C = alpha op(A) op(B) + beta C         op(X) = X, or X^T when its flag is 1
 
-``np.matmul(A, B, out=C)`` is the case alpha = 1, beta = 0; ``step.py`` and ``epoch.py``
-issue every product of a step through it. ``epoch.py`` also uses the general case to let
+``np.matmul(A, B, out=C)`` is the case alpha = 1, beta = 0; ``step.py``, ``epoch.py`` and
+``split.py`` issue every product of a step through it. ``epoch.py`` also uses the general case to let
 BP4's product land in the weights, or the velocities, in the same pass (L2's shrink is
 applied before, element by element: see ``optimizers.shrink_weights``):
 
@@ -41,7 +41,7 @@ from bprop.kernels.compiler import jit
 
 BLAS = None   # "mkl" or "scipy", once bound
 
-_MKL_LP64, _MKL_CBWR_AUTO = 0, 1
+_MKL_LP64, _MKL_ILP64, _MKL_CBWR_AUTO = 0, 1, 1
 _mkl = None   # the loaded library, kept alive
 
 
@@ -56,10 +56,10 @@ def _mkl_addresses():
     except OSError as error:
         return None, f"MKL could not be loaded ({error})"
     library.MKL_Set_Interface_Layer.restype = ctypes.c_int
-    if library.MKL_Set_Interface_Layer(_MKL_LP64) != _MKL_LP64:   # returns the layer in force
+    if library.MKL_Set_Interface_Layer(_MKL_LP64) & _MKL_ILP64:   # returns the layer in force
         return None, "another library in this process set MKL to 64-bit integers"
-    if "MKL_CBWR" not in os.environ:
-        library.MKL_CBWR_Set(_MKL_CBWR_AUTO)
+    if "MKL_CBWR" not in os.environ and library.MKL_CBWR_Set(_MKL_CBWR_AUTO) != 0:
+        return None, "MKL's reproducible mode could not be set (it was already in use)"
     _mkl = library
     return (ctypes.cast(library.sgemm_, ctypes.c_void_p).value,
             ctypes.cast(library.dgemm_, ctypes.c_void_p).value), None
@@ -71,7 +71,9 @@ class one_thread:
     The whole loop's products are small: on the book's network two MKL threads made an
     epoch 1.9x slower than one, on recipe B 1.2-1.5x. By default this holds only the
     calling thread (MKL's thread-local setting); ``every_thread=True`` sets MKL's global
-    count too, for ``split.py``, whose parts call MKL from numba's threads."""
+    count too, for ``split.py``, whose parts call MKL from numba's threads (two such
+    blocks at once in two Python threads would restore each other's count: train one
+    network at a time per process there). Both settings are restored on leaving."""
 
     def __init__(self, every_thread=False):
         self.every_thread = every_thread
@@ -79,17 +81,18 @@ class one_thread:
     def __enter__(self):
         self.before = self.before_global = None
         if _mkl is not None:
+            self.before = _mkl.MKL_Set_Num_Threads_Local(0)   # 0: none; returns the one in force
             if self.every_thread:
-                self.before_global = _mkl.MKL_Get_Max_Threads()
+                self.before_global = _mkl.MKL_Get_Max_Threads()   # the global count, now
                 _mkl.MKL_Set_Num_Threads(1)
-            self.before = _mkl.MKL_Set_Num_Threads_Local(1)
+            _mkl.MKL_Set_Num_Threads_Local(1)
         return self
 
     def __exit__(self, *exception):
-        if self.before is not None:
-            _mkl.MKL_Set_Num_Threads_Local(self.before)
         if self.before_global is not None:
             _mkl.MKL_Set_Num_Threads(self.before_global)
+        if self.before is not None:
+            _mkl.MKL_Set_Num_Threads_Local(self.before)
 
 
 def _scipy_addresses():

@@ -15,8 +15,8 @@ least ``optimizers.PARALLEL_SIZE`` elements, which numba splits over its threads
 (``NUMBA_NUM_THREADS``, default: every core), and ``split.py``'s loop, which runs one part
 of the network per numba thread, each with MKL on one thread. BLAS keeps its own threads (MKL:
 ``MKL_NUM_THREADS``, OpenBLAS: ``OPENBLAS_NUM_THREADS``; default every core; see
-``blas.py``). The two never run at the same time: a step alternates between matrix
-products and kernels. So that neither's OpenMP threads spin on the cores while the other
+``blas.py``). Outside ``split.py`` the two never run at the same time: a step alternates
+between matrix products and kernels (in ``split.py`` each part calls MKL on one thread). So that neither's OpenMP threads spin on the cores while the other
 works, they wait passively (``OMP_WAIT_POLICY=PASSIVE``, set here unless the environment
 already sets it, before numba or MKL start their OpenMP pools).
 

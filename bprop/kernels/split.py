@@ -20,7 +20,7 @@ The parts meet only where a layer needs all of the one below: after each hidden 
 forward pass and between the backward passes of two hidden layers. A step of a network
 with one hidden layer has two meetings, one with two hidden layers four. The arithmetic is
 ``epoch.py``'s, with the sums over parts in z^L and BP2 in another order (equal to rounding
-error); for a given number of parts it is bit-reproducible.
+error); for a given number of parts (numba's threads) it is bit-reproducible.
 
 It needs a BLAS that runs concurrent single-threaded calls side by side: MKL does
 (``step.py`` uses this loop only with MKL, held to one thread per part); OpenBLAS ran
@@ -41,9 +41,9 @@ from bprop.kernels.tally import example_tally, log_sum_exp
 
 
 def unit_bounds(sizes, parts, line=16):
-    """[L - 1, parts + 1] boundaries of each part's units in each hidden layer, on whole
-    cache lines (``line`` elements) where the layer is wide enough, so no two parts write
-    the same line of a row."""
+    """[L - 1, parts + 1] boundaries of each part's units in each hidden layer, on
+    multiples of ``line`` elements (a 64-byte cache line of float32) where the layer is
+    wide enough, so that parts seldom write the same cache line."""
     import numpy as np
 
     bounds = np.zeros((len(sizes) - 2, parts + 1), np.int64)
@@ -82,9 +82,9 @@ def _backward_part(l, k, m, weights, biases, kinds, alphas, rule, bounds, X_part
     n_in = weights[l].shape[1]
     delta = deltas[l][:m, lo:hi]
     if l == L - 2:
-        gemm(0, 0, 1.0, deltas[L - 1][:m], weights[L - 1][:, lo:hi], 0.0, delta)  # BP2's product
+        gemm(0, 0, 1.0, deltas[L - 1][:m], weights[L - 1][:, lo:hi], 0.0, delta)  # the product of BP2
         gemm(1, 0, 1.0, deltas[L - 1][:m], activations[l][:m, lo:hi], 0.0,
-             nabla_w[L - 1][:, lo:hi])                               # BP4's product, w^L[:, own]
+             nabla_w[L - 1][:, lo:hi])                       # the product of BP4, w^L[:, own]
         p = 2 * (L - 1)
         for r in range(weights[L - 1].shape[0]):
             update_block(rule, weights[L - 1][r, lo:hi], nabla_w[L - 1][r, lo:hi],
@@ -101,7 +101,7 @@ def _backward_part(l, k, m, weights, biases, kinds, alphas, rule, bounds, X_part
     vjp_sum(zs[l][:m, lo:hi], activations[l][:m, lo:hi], delta, kinds[l], alphas[l],
             nabla_b[l][lo:hi])                                        # the kernel of BP2, BP3
     a_in = activations[l - 1][:m] if l > 0 else X_parts[k][:m]
-    gemm(1, 0, 1.0, delta, a_in, 0.0, nabla_w[l][lo:hi])              # BP4's product, w^l[own]
+    gemm(1, 0, 1.0, delta, a_in, 0.0, nabla_w[l][lo:hi])      # the product of BP4, w^l[own]
     if l > 0:                                # this part's share of BP2's product, with w^l before
         gemm(0, 0, 1.0, delta, weights[l][lo:hi], 0.0,                # its update (two sets of
              partial_deltas[l % 2, k, :m, :n_in])                     # shares: l + 1's still read)

@@ -1,14 +1,17 @@
 """The training step with compiled kernels: what ``Trainer._step`` does with NumPy.
 
-Two forms, chosen by ``CompiledTraining.whole_loop``:
+Three forms, chosen by ``CompiledTraining.whole_loop`` and ``.split``:
 
 - per mini-batch (``step``): the matrix products are BLAS calls (``blas.gemm``: MKL's
   or SciPy's, see there); the element-wise work between them runs as the fused kernels
   of ``activations.py``, ``costs.py`` and ``optimizers.py``; the targets are read in place;
-- whole runs of mini-batches (``run``, ``epoch.py``) for small networks, where a step's
-  arithmetic is too small to be worth a BLAS call: the entire loop is compiled.
+- whole runs of mini-batches (``run``, ``epoch.py``) for networks up to recipe B's size,
+  where Python's calls between the steps would cost more than they leave to BLAS's
+  threads: the entire loop is compiled, on one core;
+- the same runs with each hidden layer's units split over the cores (``split.py``), for
+  the larger of those networks when MKL is the BLAS.
 
-Both update the network's parameters and the optimizer's state objects exactly where the
+All update the network's parameters and the optimizer's state objects exactly where the
 NumPy path keeps them, so checkpoints, resumes and a switch of path between runs see the
 same state.
 """
