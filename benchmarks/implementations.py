@@ -13,6 +13,13 @@ import numpy as np
 from benchmarks.recipes import initial_parameters
 
 
+def _compiled_form(recipe):
+    """How bprop's compiled path trains the recipe: ``bprop.kernels.step.form``'s answer."""
+    from bprop.kernels.step import form
+
+    return form(recipe["sizes"], recipe["batch_size"], "softmax" in recipe["activations"][:-1])
+
+
 class BpropImplementation:
     """bprop's ``fit`` with the compiled kernels (``kernels="numba"``); ``bprop_numpy`` below
     is the same call on the NumPy reference path. The warm-up run loads (or, the first time
@@ -34,16 +41,12 @@ class BpropImplementation:
             return ["kernels='numpy': the NumPy reference path"
                     + (" (numba is not installed)" if self.name == "bprop" else "")]
         from bprop.kernels import blas
-        from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
-
-        work = recipe["batch_size"] * R_n_weights(recipe["sizes"])
-        from bprop.kernels import step
 
         gemm = {"mkl": "MKL's gemm", "scipy": "SciPy's BLAS (OpenBLAS)"}[blas.BLAS]
-        parts = step.SPLIT_PARTS or __import__("numba").get_num_threads()
-        if work > WHOLE_LOOP_MAX_WORK:
+        chosen, parts = _compiled_form(recipe)
+        if chosen == "step":
             form = f"per mini-batch: products by {gemm}, fused compiled element-wise kernels"
-        elif work > step.SPLIT_MIN_WORK and blas.BLAS in step.SPLIT_BLAS and parts > 1:
+        elif chosen == "split":
             form = (f"the whole epoch as one compiled loop, each hidden layer's units split over "
                     f"{parts} cores, each part's products by {gemm} on one thread")
         else:
@@ -110,10 +113,6 @@ class BpropImplementation:
 class BpropNumpyImplementation(BpropImplementation):
     name = "bprop_numpy"
     kernels = "numpy"
-
-
-def R_n_weights(sizes):
-    return sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
 
 class TorchImplementation:
@@ -371,9 +370,7 @@ class MatmulFloor(MatmulFloorNumpy):
         self.products = jit(products)
 
     def notes(self, recipe):
-        from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
-
-        one = recipe["batch_size"] * R_n_weights(recipe["sizes"]) <= WHOLE_LOOP_MAX_WORK
+        one = _compiled_form(recipe)[0] != "step"
         return [f"matrix products only, as matmul_floor_numpy, through bprop's kernels' gemm "
                 f"({self._blas.BLAS}{', one thread on one core' if one and self._blas.BLAS == 'mkl' else ''}) "
                 f"from one compiled loop"]
@@ -387,10 +384,8 @@ class MatmulFloor(MatmulFloorNumpy):
         return model
 
     def train(self, model, X, y, epochs):
-        from bprop.kernels.step import WHOLE_LOOP_MAX_WORK
-
         recipe = model["recipe"]
-        one = recipe["batch_size"] * R_n_weights(recipe["sizes"]) <= WHOLE_LOOP_MAX_WORK
+        one = _compiled_form(recipe)[0] != "step"
         threads = self._blas.one_thread() if one else contextlib.nullcontext()
         weights = tuple(np.ascontiguousarray(w) for w in model["weights"])
         with threads:

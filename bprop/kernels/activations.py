@@ -50,14 +50,21 @@ def sigma_prime(kind, z, a, alpha):
 
 
 @jit
-def softmax_row(z, a):
-    """a = softmax(z) for one row, shifted by its max (``Softmax.forward``).
-
-    Returns (max, Σ_j e^(z_j - max)): logsumexp(z) is max + ln of the second."""
+def row_max(z):
+    """The largest element of one row (the first if several)."""
     zmax = z[0]
     for j in range(1, z.shape[0]):
         if z[j] > zmax:
             zmax = z[j]
+    return zmax
+
+
+@jit
+def softmax_row(z, a):
+    """a = softmax(z) for one row, shifted by its max (``Softmax.forward``).
+
+    Returns (max, Σ_j e^(z_j - max)): logsumexp(z) is max + ln of the second."""
+    zmax = row_max(z)
     total = z.dtype.type(0)
     for j in range(z.shape[0]):
         e = math.exp(z[j] - zmax)

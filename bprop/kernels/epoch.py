@@ -22,15 +22,14 @@ trainer then reports the divergence, as on the NumPy path).
 import math
 
 from bprop.kernels.activations import bias_activation, vjp_sum
-from bprop.kernels.codes import SOFTMAX
 from bprop.kernels.batches import gather_rows
 from bprop.kernels.blas import gemm
 from bprop.kernels.codes import ADAM, MOMENTUM, NESTEROV, PLAIN
 from bprop.kernels.compiler import jit
 from bprop.kernels.costs import output_delta
-from bprop.kernels.optimizers import (adam, add_velocity, momentum, sgd, shrink_velocity,
-                                      shrink_weights)
-from bprop.kernels.tally import example_tally, log_sum_exp
+from bprop.kernels.optimizers import (adam, adam_scalars, add_velocity, momentum, sgd,
+                                      shrink_velocity, shrink_weights)
+from bprop.kernels.tally import batch_tally
 
 
 @jit
@@ -67,13 +66,10 @@ def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases,
         z = zs[L - 1][:m]
         output_delta(z, biases[L - 1], activations[L - 1][:m], Y, rows, kinds[L - 1], alphas[L - 1],
                      cost, deltas[L - 1][:m], nabla_b[L - 1])
-        for i in range(m):                             # the epoch's cost and accuracy, as tally.py
-            cost_x, predicted = example_tally(
-                z[i], activations[L - 1][i], Y[rows[i]], kinds[L - 1], cost,
-                log_sum_exp(z[i]) if kinds[L - 1] == SOFTMAX else 0.0)
-            total_cost += cost_x
-            if labels.size:
-                correct += predicted == labels[rows[i]]
+        cost_x, correct_x = batch_tally(z, activations[L - 1][:m], Y, rows, labels, kinds[L - 1],
+                                        cost)          # the epoch's cost and accuracy, as tally.py
+        total_cost += cost_x
+        correct += correct_x
         shrink = l2_per_n * m
         rate = eta / m
         for l in range(L - 1, -1, -1):
@@ -98,10 +94,7 @@ def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases,
         # the update, with L2's shrink (weights only) folded in
         if rule == ADAM:
             t += 1
-            correction1 = 1.0 - beta1 ** t
-            correction2 = 1.0 - beta2 ** t
-            step_size = eta * math.sqrt(correction2) / correction1
-            epsilon_hat = epsilon * math.sqrt(correction2)
+            step_size, epsilon_hat = adam_scalars(eta, epsilon, beta1, beta2, t)
         for l in range(L):
             for k in range(1 if rule == PLAIN or rule == MOMENTUM else 0, 2):   # (weights done above)
                 p = 2 * l + k
@@ -115,11 +108,17 @@ def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases,
                     momentum(w, g, state[p], rate, mu, s, rule == NESTEROV)
                 else:
                     sgd(w, g, rate, s)
-        total = z.dtype.type(0)
-        for i in range(m):
-            for j in range(z.shape[1]):
-                outputs[start + i, j] = z[i, j]
-                total += z[i, j]
-        if not math.isfinite(total):
+        if not store_outputs(z, outputs, start):
             return batch - first + 1, True, total_cost, correct
     return last - first, False, total_cost, correct
+
+
+@jit
+def store_outputs(z, outputs, start):
+    """outputs[start + i] = z[i] for a mini-batch's z^L; False if it holds a NaN or an infinity."""
+    total = z.dtype.type(0)
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            outputs[start + i, j] = z[i, j]
+            total += z[i, j]
+    return math.isfinite(total)

@@ -122,6 +122,14 @@ def add_velocity(w, v):
 
 
 @jit
+def adam_scalars(eta, epsilon, beta1, beta2, t):
+    """Adam's bias-corrected (step, ε̂) for step t: η √(1-β2^t)/(1-β1^t) and ε √(1-β2^t)."""
+    correction1 = 1.0 - beta1 ** t
+    correction2 = 1.0 - beta2 ** t
+    return eta * math.sqrt(correction2) / correction1, epsilon * math.sqrt(correction2)
+
+
+@jit
 def update_block(rule, w, g, s1, s2, rate, mu, shrink, beta1, beta2, step_size, epsilon_hat):
     """One rule (``codes``: PLAIN, MOMENTUM, NESTEROV, ADAM) on 1-D blocks of any stride:
     ``s1``, ``s2`` are the velocities, or Adam's m and v (unused by plain SGD); for Adam

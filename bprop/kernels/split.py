@@ -26,18 +26,17 @@ It needs a BLAS that runs concurrent single-threaded calls side by side: MKL doe
 (``step.py`` uses this loop only with MKL, held to one thread per part); OpenBLAS ran
 them one after the other, or stalled.
 """
-import math
-
 from numba import prange
 
 from bprop.kernels.activations import bias_activation, vjp_sum
 from bprop.kernels.batches import gather_rows
 from bprop.kernels.blas import gemm
-from bprop.kernels.codes import ADAM, SOFTMAX
+from bprop.kernels.codes import ADAM
 from bprop.kernels.compiler import jit
 from bprop.kernels.costs import output_delta
-from bprop.kernels.optimizers import update_block
-from bprop.kernels.tally import example_tally, log_sum_exp
+from bprop.kernels.epoch import store_outputs
+from bprop.kernels.optimizers import adam_scalars, update_block
+from bprop.kernels.tally import batch_tally
 
 
 def unit_bounds(sizes, parts, line=16):
@@ -139,11 +138,8 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
         rate, step_size, epsilon_hat = eta / m, eta, epsilon
         if rule == ADAM:
             t += 1
-            correction1 = 1.0 - beta1 ** t
-            correction2 = 1.0 - beta2 ** t
             rate = rate / eta                                  # Adam's scale, 1/m
-            step_size = eta * math.sqrt(correction2) / correction1
-            epsilon_hat = epsilon * math.sqrt(correction2)
+            step_size, epsilon_hat = adam_scalars(eta, epsilon, beta1, beta2, t)
         shrink = l2_per_n * m
         scalars = (rate, mu, shrink, beta1, beta2, step_size, epsilon_hat)
         for l in range(L - 1):
@@ -160,13 +156,9 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
         a = activations[L - 1][:m]
         output_delta(z, biases[L - 1], a, Y, rows, kinds[L - 1], alphas[L - 1], cost,
                      deltas[L - 1][:m], nabla_b[L - 1])               # the kernels of BP1, BP3
-        for i in range(m):                                            # the epoch's cost and accuracy
-            cost_x, predicted = example_tally(
-                z[i], a[i], Y[rows[i]], kinds[L - 1], cost,
-                log_sum_exp(z[i]) if kinds[L - 1] == SOFTMAX else 0.0)
-            total_cost += cost_x
-            if labels.size:
-                correct += predicted == labels[rows[i]]
+        cost_x, correct_x = batch_tally(z, a, Y, rows, labels, kinds[L - 1], cost)
+        total_cost += cost_x                                          # the epoch's cost and accuracy
+        correct += correct_x
         p = 2 * (L - 1) + 1
         update_block(rule, biases[L - 1], nabla_b[L - 1], state[p][0], state[params_state + p][0],
                      rate, mu, shrink * 0, beta1, beta2, step_size, epsilon_hat)
@@ -175,11 +167,6 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
                 _backward_part(l, k, m, weights, biases, kinds, alphas, rule, bounds, X_parts, zs,
                                activations, deltas, partial_deltas, nabla_w, nabla_b,
                                params_state, state, scalars)
-        total = z.dtype.type(0)
-        for i in range(m):
-            for j in range(z.shape[1]):
-                outputs[start + i, j] = z[i, j]
-                total += z[i, j]
-        if not math.isfinite(total):
+        if not store_outputs(z, outputs, start):
             return batch - first + 1, True, total_cost, correct
     return last - first, False, total_cost, correct

@@ -44,6 +44,20 @@ SPLIT_BLAS = ("mkl",)
 SPLIT_PARTS = None   # parts: None for numba's threads (NUMBA_NUM_THREADS, default every core)
 
 
+def form(sizes, batch_size, hidden_softmax=False, dropout=False):
+    """(form, parts): how ``CompiledTraining`` trains a network of these layer sizes --
+    ``"step"`` (per mini-batch), ``"whole"`` (one core's loop) or ``"split"`` (the loop
+    over ``parts`` cores) -- by the thresholds above and the BLAS bound (``blas.py``)."""
+    work = batch_size * sum(i * o for i, o in zip(sizes, sizes[1:]))
+    if dropout or work > WHOLE_LOOP_MAX_WORK:
+        return "step", 1
+    parts = SPLIT_PARTS or get_num_threads()
+    if (work > SPLIT_MIN_WORK and blas.BLAS in SPLIT_BLAS and parts > 1 and len(sizes) > 2
+            and not hidden_softmax):
+        return "split", parts
+    return "whole", 1
+
+
 class CompiledTraining:
     """Compiled mini-batch steps for one network, optimizer and L2 setting."""
 
@@ -70,12 +84,10 @@ class CompiledTraining:
         self.nabla_w = tuple(np.empty((o, i), dtype) for i, o in zip(sizes, sizes[1:]))
         self.nabla_b = tuple(np.empty(o, dtype) for o in sizes[1:])
         self.X_batch = np.empty((m, sizes[0]), dtype)
-        work = m * sum(i * o for i, o in zip(sizes, sizes[1:]))
-        self.whole_loop = not dropout and work <= WHOLE_LOOP_MAX_WORK
-        parts = SPLIT_PARTS or get_num_threads()
+        chosen, parts = form(sizes, m, SOFTMAX in self.kinds[:-1], dropout)
+        self.whole_loop = chosen != "step"
         self.split = None            # (bounds, buffers) when the whole loop is split over cores
-        if (self.whole_loop and work > SPLIT_MIN_WORK and blas.BLAS in SPLIT_BLAS and parts > 1
-                and len(sizes) > 2 and SOFTMAX not in self.kinds[:-1]):
+        if chosen == "split":
             self.split = (unit_bounds(sizes, parts), np.empty((parts, m, sizes[0]), dtype),
                           np.empty((parts, m, sizes[-1]), dtype),
                           np.empty((2, parts, m, max(sizes[1:-1])), dtype))
@@ -206,8 +218,7 @@ class CompiledTraining:
         if rule == ADAM:
             o = self.optimizer
             o.t += 1
-            c1, c2 = 1.0 - o.beta1 ** o.t, 1.0 - o.beta2 ** o.t
-            step_size, epsilon_hat = dtype(eta * np.sqrt(c2) / c1), dtype(o.epsilon * np.sqrt(c2))
+            step_size, epsilon_hat = map(dtype, O.adam_scalars(eta, o.epsilon, o.beta1, o.beta2, o.t))
             beta1, beta2, scale = dtype(o.beta1), dtype(o.beta2), dtype(1.0 / m)
         rate, mu = dtype(eta / m), dtype(getattr(self.optimizer, "momentum", 0.0))
         for p, (w, g) in enumerate(zip(params, grads)):

@@ -8,8 +8,8 @@
 
 with the targets read in place (no ``Y[rows]`` copy) and no (n × classes) temporaries:
 for 50,000 softmax outputs NumPy's reductions along rows of ten take ~20 ms, this 7.7 ms.
-The whole compiled loop (``epoch.py``) tallies each example with ``example_tally`` as it
-trains, from the a^L it has just computed, and needs no pass of its own.
+The whole compiled loops (``epoch.py``, ``split.py``) tally each mini-batch with
+``batch_tally`` as they train, from the a^L just computed, and need no pass of their own.
 The sums are kept in float64; the class is the first largest output, or the first NaN, as
 ``argmax`` gives it. The cost formulas are those of ``bprop/costs.py``:
 quadratic ½‖a - y‖²; cross-entropy with a sigmoid output Σ_j softplus(z_j) - y_j z_j; with
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from bprop.kernels.activations import sigma, softmax_row
+from bprop.kernels.activations import row_max, sigma, softmax_row
 from bprop.kernels.codes import QUADRATIC, SIGMOID, SOFTMAX
 from bprop.kernels.compiler import jit
 
@@ -27,10 +27,7 @@ from bprop.kernels.compiler import jit
 @jit
 def log_sum_exp(z):
     """ln Σ_j e^(z_j) of one row, shifted by its max exactly as ``softmax_row`` does."""
-    zmax = z[0]
-    for j in range(1, z.shape[0]):
-        if z[j] > zmax:
-            zmax = z[j]
+    zmax = row_max(z)
     exps = z.dtype.type(0)
     for j in range(z.shape[0]):
         exps += math.exp(z[j] - zmax)
@@ -61,6 +58,20 @@ def example_tally(z, a, y, kind, cost, log_sum_exp_z):
         if a[j] > a[predicted] or a[j] != a[j]:
             predicted = j
     return total, predicted
+
+
+@jit
+def batch_tally(z, a, Y, rows, labels, kind, cost):
+    """(Σ_x C_x, Σ_x correct) of one mini-batch from the z^L and a^L its step computed
+    (the whole loops of ``epoch.py`` and ``split.py``); ``labels`` empty without classes."""
+    total, correct = 0.0, 0
+    for i in range(z.shape[0]):
+        cost_x, predicted = example_tally(z[i], a[i], Y[rows[i]], kind, cost,
+                                          log_sum_exp(z[i]) if kind == SOFTMAX else 0.0)
+        total += cost_x
+        if labels.size:
+            correct += predicted == labels[rows[i]]
+    return total, correct
 
 
 @jit
