@@ -2,9 +2,9 @@
 
 Every test trains two copies of one network from the same seed, one per path, and
 compares the parameters: float64 to 1e-12 relative, float32 to 1e-5 (the largest
-difference over an array, relative to the array's largest value). Both of the compiled
-path's forms are checked: the per-mini-batch step (BLAS products, fused element-wise
-kernels) and the whole compiled loop used for small networks. A few mini-batches each,
+difference over an array, relative to the array's largest value). Each of the compiled
+path's forms is checked (``path`` below): the per-mini-batch step (BLAS products, fused
+element-wise kernels) and the whole compiled loop in its three forms. A few mini-batches each,
 including a short last one: long enough to use every kernel, short enough that rounding
 differences are not amplified by training itself.
 """
@@ -18,16 +18,20 @@ from bprop.errors import DivergenceError, InputError
 pytest.importorskip("numba")
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
-PATHS = ("step", "whole", "split")
+PATHS = ("step", "whole", "split", "threaded")
 
 
 @pytest.fixture
 def path(request, monkeypatch):
-    """The compiled path's three forms: per mini-batch, the whole loop on one core, and
-    the whole loop with the hidden units split over 2 parts (with either BLAS)."""
-    from bprop.kernels import step
+    """The compiled path's four forms: per mini-batch, the whole loop on one core, the
+    whole loop with the hidden units split over 2 parts (with either BLAS), and the whole
+    loop with BLAS's threads and every parameter array updated over numba's threads."""
+    from bprop.kernels import optimizers, step
 
-    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", -1 if request.param == "step" else 10**12)
+    monkeypatch.setattr(step, "LOOPS", request.param != "step")
+    monkeypatch.setattr(step, "WHOLE_LOOP_MAX_WORK", -1 if request.param == "threaded" else 10**12)
+    if request.param == "threaded":
+        monkeypatch.setattr(optimizers, "PARALLEL_SIZE", 1)
     monkeypatch.setattr(step, "SPLIT_MIN_WORK", -1 if request.param == "split" else 10**12)
     monkeypatch.setattr(step, "SPLIT_BLAS", ("mkl", "scipy"))
     monkeypatch.setattr(step, "SPLIT_PARTS", 2)
@@ -189,6 +193,18 @@ def test_the_split_is_chosen_for_recipe_b_with_mkl_only():
     assert split_used([784, 100, 10], 128) == (blas.BLAS == "mkl" and cores > 1)   # B: 10 M
     assert not split_used([784, 30, 10], 10)          # the book's: 0.24 M, one core's loop
     assert not split_used([784, 512, 10], 128)        # 52 M: per mini-batch
+
+
+def test_each_recipe_gets_its_form():
+    from bprop.kernels import blas, step
+
+    cores = step.SPLIT_PARTS or __import__("numba").get_num_threads()
+    b = ("split", cores) if blas.BLAS == "mkl" and cores > 1 else ("whole", 1)
+    assert step.form([784, 30, 10], 10) == ("whole", 1)                   # A
+    assert step.form([784, 100, 10], 128) == b                            # B
+    assert step.form([784, 512, 512, 10], 128) == ("threaded", 1)         # C
+    assert step.form([784, 512, 512, 10], 128, dropout=True) == ("step", 1)
+    assert step.form([784, 30, 10], 10, dropout=True) == ("step", 1)
 
 
 @pytest.mark.parametrize("path", PATHS, indirect=True)
@@ -479,3 +495,32 @@ def test_a_callback_with_a_bad_batch_interval_is_refused_in_one_line(interval):
     X, y = _data([6, 5, 4], "float64")
     with pytest.raises(InputError, match="Odd.batch_interval must be None or a whole number"):
         bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=1, callbacks=[Odd()], kernels="numba")
+
+
+# A fresh process whose first compiled training is the threaded loop, on recipe C's
+# network with Adam: a loop loaded from numba's cache does not start the threads its
+# parallel kernels need (numba issue #8578); it crashed before CompiledTraining started them.
+THREADED_FIRST = """
+import numpy as np, bprop
+rng = np.random.default_rng(0)
+X, y = rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)
+net = bprop.Network([784, 512, 512, 10], ["relu", "relu", "softmax"], "cross_entropy",
+                    dtype="float32", seed=0)
+net.fit(X, y, epochs=1, batch_size=32, optimizer="adam", learning_rate=0.001,
+        kernels="numba", verbose=0)
+print(np.isfinite(net.weights[0]).all())
+"""
+
+
+def test_the_threaded_loop_runs_from_the_cache_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    from bprop.kernels import step
+
+    assert step.form([784, 512, 512, 10], 32)[0] == "threaded"
+    for _ in range(2):                       # the second loads what the first compiled
+        done = subprocess.run([sys.executable, "-c", THREADED_FIRST], capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["True"]

@@ -27,15 +27,15 @@ from bprop.kernels.blas import gemm
 from bprop.kernels.codes import ADAM, MOMENTUM, NESTEROV, PLAIN
 from bprop.kernels.compiler import jit
 from bprop.kernels.costs import output_delta
-from bprop.kernels.optimizers import (adam, adam_scalars, add_velocity, momentum, sgd,
-                                      shrink_velocity, shrink_weights)
+from bprop.kernels.optimizers import (adam_scalars, add_velocity, apply_rule, shrink_velocity,
+                                      shrink_weights)
 from bprop.kernels.tally import batch_tally
 
 
 @jit
 def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases, kinds, alphas,
                   cost, rule, hyper, state, t, X_batch, zs, activations, deltas, nabla_w, nabla_b,
-                  outputs):
+                  outputs, parallel_from):
     """Mini-batches first..last-1; returns (the number done, whether the last one diverged,
     Σ_x C_x and the correct count over their examples: ``tally.py``'s figures, from the
     outputs each example had as it was trained on; ``labels`` empty without classes).
@@ -43,6 +43,7 @@ def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases,
     ``hyper`` = (η, μ, λ/n, β1, β2, ε) in the arrays' dtype; ``state`` holds per parameter
     (w^0, b^0, w^1, ...) the momentum velocities, or Adam's m then v; ``t`` is Adam's step
     count before the first mini-batch. ``outputs[k]`` receives z^L of the k-th shuffled example.
+    Parameter arrays of at least ``parallel_from`` elements are updated over numba's threads.
     """
     n = order.shape[0]
     L = len(weights)
@@ -77,21 +78,23 @@ def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases,
             a_in = x if l == 0 else activations[l - 1][:m]
             if l > 0:                                  # the product of BP2, with w^l before its update
                 gemm(0, 0, 1.0, delta, weights[l], 0.0, deltas[l - 1][:m])
+            parallel = weights[l].size >= parallel_from
             if rule == PLAIN:                          # the product of BP4 added into w^l by BLAS,
                 if shrink != 0:                        # after L2's shrink (see optimizers.py)
-                    shrink_weights(weights[l], rate * shrink)
+                    shrink_weights(weights[l], rate * shrink, parallel)
                 gemm(1, 0, -rate, delta, a_in, 1.0, weights[l])
             elif rule == MOMENTUM:                     # ... or into v^l, then w^l → w^l + v^l
                 if shrink != 0:
-                    shrink_velocity(state[2 * l], weights[l], mu, rate * shrink)
+                    shrink_velocity(state[2 * l], weights[l], mu, rate * shrink, parallel)
                 gemm(1, 0, -rate, delta, a_in, mu if shrink == 0 else 1.0, state[2 * l])
-                add_velocity(weights[l], state[2 * l])
+                add_velocity(weights[l], state[2 * l], parallel)
             else:
                 gemm(1, 0, 1.0, delta, a_in, 0.0, nabla_w[l])   # the product of BP4
             if l > 0:
                 vjp_sum(zs[l - 1][:m], activations[l - 1][:m], deltas[l - 1][:m], kinds[l - 1],
                         alphas[l - 1], nabla_b[l - 1])  # the kernel of BP2, BP3
         # the update, with L2's shrink (weights only) folded in
+        step_size, epsilon_hat = eta, epsilon
         if rule == ADAM:
             t += 1
             step_size, epsilon_hat = adam_scalars(eta, epsilon, beta1, beta2, t)
@@ -101,13 +104,10 @@ def train_batches(X, Y, labels, order, first, last, batch_size, weights, biases,
                 w = weights[l] if k == 0 else biases[l].reshape((1, biases[l].size))
                 g = nabla_w[l] if k == 0 else nabla_b[l].reshape((1, nabla_b[l].size))
                 s = shrink if k == 0 else shrink * 0
-                if rule == ADAM:
-                    adam(w, g, state[p], state[2 * L + p], rate / eta, s, beta1, beta2,
-                         step_size, epsilon_hat)
-                elif rule == MOMENTUM or rule == NESTEROV:
-                    momentum(w, g, state[p], rate, mu, s, rule == NESTEROV)
-                else:
-                    sgd(w, g, rate, s)
+                s1 = g if rule == PLAIN else state[p]            # (plain SGD keeps no state)
+                s2 = state[2 * L + p] if rule == ADAM else s1
+                apply_rule(rule, w, g, s1, s2, rate / eta if rule == ADAM else rate, mu, s, beta1,
+                           beta2, step_size, epsilon_hat, w.size >= parallel_from)
         if not store_outputs(z, outputs, start):
             return batch - first + 1, True, total_cost, correct
     return last - first, False, total_cost, correct

@@ -11,8 +11,9 @@ over the mini-batch as there (Σ_x ∇C_x; ``rate = η/m``, ``scale = 1/m``):
                w → w - step m / (√v + ε̂)    (step, ε̂: Adam's bias-corrected scalars)
 
 NumPy makes 2 (SGD) to 12 (Adam) passes with L2. Arrays of at least ``PARALLEL_SIZE``
-elements are split over numba's threads (``bprop.kernels.threads``); smaller ones run
-on one thread, where starting the others would cost more than it saves.
+elements are split over numba's threads (each rule's ``_parallel`` twin, or the
+``parallel`` argument); smaller ones run on one thread, where starting the others would
+cost more than it saves.
 """
 import math
 
@@ -98,27 +99,90 @@ def adam_parallel(w, g, m, v, scale, shrink, beta1, beta2, step_size, epsilon_ha
 # L2's factor 1 - ηλ/n is not handed to gemm as its beta: in float32 it would round to 1
 # for ηλ/n below 3e-8 and be 10-20 % off near 1e-7, the same way at every step.
 @jit
-def shrink_weights(w, rate_shrink):
+def _shrink_weights_element(w, i, rate_shrink):
+    w[i] -= rate_shrink * w[i]
+
+
+@jit
+def _shrink_velocity_element(v, w, i, mu, rate_shrink):
+    v[i] = mu * v[i] - rate_shrink * w[i]
+
+
+@jit
+def _add_velocity_element(w, v, i):
+    w[i] += v[i]
+
+
+@jit
+def shrink_weights(w, rate_shrink, parallel):
     """w → w - rate_shrink w: L2's shrink, before gemm adds -(η/m) g."""
     w = w.reshape(-1)
+    if parallel:
+        _shrink_weights_parallel(w, rate_shrink)
+        return
     for i in range(w.size):
-        w[i] -= rate_shrink * w[i]
+        _shrink_weights_element(w, i, rate_shrink)
+
+
+@jit(parallel=True)
+def _shrink_weights_parallel(w, rate_shrink):
+    for i in prange(w.size):
+        _shrink_weights_element(w, i, rate_shrink)
 
 
 @jit
-def shrink_velocity(v, w, mu, rate_shrink):
+def shrink_velocity(v, w, mu, rate_shrink, parallel):
     """v → μ v - rate_shrink w: the velocity's decay and L2's share, before gemm adds -(η/m) g."""
     v, w = v.reshape(-1), w.reshape(-1)
+    if parallel:
+        _shrink_velocity_parallel(v, w, mu, rate_shrink)
+        return
     for i in range(v.size):
-        v[i] = mu * v[i] - rate_shrink * w[i]
+        _shrink_velocity_element(v, w, i, mu, rate_shrink)
+
+
+@jit(parallel=True)
+def _shrink_velocity_parallel(v, w, mu, rate_shrink):
+    for i in prange(v.size):
+        _shrink_velocity_element(v, w, i, mu, rate_shrink)
 
 
 @jit
-def add_velocity(w, v):
+def add_velocity(w, v, parallel):
     """w → w + v."""
     w, v = w.reshape(-1), v.reshape(-1)
+    if parallel:
+        _add_velocity_parallel(w, v)
+        return
     for i in range(w.size):
-        w[i] += v[i]
+        _add_velocity_element(w, v, i)
+
+
+@jit(parallel=True)
+def _add_velocity_parallel(w, v):
+    for i in prange(w.size):
+        _add_velocity_element(w, v, i)
+
+
+@jit
+def apply_rule(rule, w, g, s1, s2, rate, mu, shrink, beta1, beta2, step_size, epsilon_hat,
+               parallel):
+    """One rule (``codes``) on a whole array, over numba's threads if ``parallel``: ``s1``,
+    ``s2`` as in ``update_block``; for Adam ``rate`` is 1/m."""
+    if rule == ADAM:
+        if parallel:
+            adam_parallel(w, g, s1, s2, rate, shrink, beta1, beta2, step_size, epsilon_hat)
+        else:
+            adam(w, g, s1, s2, rate, shrink, beta1, beta2, step_size, epsilon_hat)
+    elif rule == PLAIN:
+        if parallel:
+            sgd_parallel(w, g, rate, shrink)
+        else:
+            sgd(w, g, rate, shrink)
+    elif parallel:
+        momentum_parallel(w, g, s1, rate, mu, shrink, rule == NESTEROV)
+    else:
+        momentum(w, g, s1, rate, mu, shrink, rule == NESTEROV)
 
 
 @jit

@@ -1,20 +1,25 @@
 """The training step with compiled kernels: what ``Trainer._step`` does with NumPy.
 
-Three forms, chosen by ``CompiledTraining.whole_loop`` and ``.split``:
+Four forms, chosen by ``form`` (``CompiledTraining.form``):
 
-- per mini-batch (``step``): the matrix products are BLAS calls (``blas.gemm``: MKL's
-  or SciPy's, see there); the element-wise work between them runs as the fused kernels
-  of ``activations.py``, ``costs.py`` and ``optimizers.py``; the targets are read in place;
-- whole runs of mini-batches (``run``, ``epoch.py``) for networks up to recipe B's size,
-  where Python's calls between the steps would cost more than they leave to BLAS's
-  threads: the entire loop is compiled, on one core;
-- the same runs with each hidden layer's units split over the cores (``split.py``), for
-  the larger of those networks when MKL is the BLAS.
+- ``"whole"``: whole runs of mini-batches (``run``, ``epoch.py``) as one compiled loop, on
+  one core, for networks up to recipe B's size, where Python's calls between the steps
+  would cost more than they leave to BLAS's threads;
+- ``"split"``: the same runs with each hidden layer's units split over the cores
+  (``split.py``), for the larger of those networks when MKL is the BLAS;
+- ``"threaded"``: the same loop as ``"whole"`` for larger networks, with BLAS on its
+  threads and the big parameter arrays updated over numba's threads;
+- ``"step"``, per mini-batch, with dropout (its masks are drawn by NumPy): the matrix
+  products are BLAS calls (``blas.gemm``: MKL's or SciPy's, see there); the element-wise
+  work between them runs as the fused kernels of ``activations.py``, ``costs.py`` and
+  ``optimizers.py``; the targets are read in place.
 
 All update the network's parameters and the optimizer's state objects exactly where the
 NumPy path keeps them, so checkpoints, resumes and a switch of path between runs see the
 same state.
 """
+from contextlib import nullcontext
+
 import numpy as np
 from numba import get_num_threads
 
@@ -30,10 +35,11 @@ from bprop.kernels.epoch import train_batches
 from bprop.kernels.split import train_split, unit_bounds
 from bprop.kernels.tally import tally
 
-# Whole compiled loops pay off while one step's products are this small (multiply-adds a
-# step): the book's [784, 30, 10] with mini-batches of 10 is 0.24 M, [784, 100, 10] with
-# 128 is 10 M (B: 10-20 % faster as a whole loop with MKL, level with OpenBLAS);
-# [784, 512, 512, 10] with 128 is 86 M (C: its updates need both cores, the loop has one).
+# One core's compiled loop pays off while one step's products are this small (multiply-adds
+# a step): the book's [784, 30, 10] with mini-batches of 10 is 0.24 M, [784, 100, 10] with
+# 128 is 10 M (B: 10-20 % faster as a whole loop with MKL, level with OpenBLAS). Above it
+# the loop is "threaded": [784, 512, 512, 10] with 128 is 86 M (C: its products and
+# updates need both cores; 5-15 % faster than per mini-batch, which issues ~20 calls a step).
 WHOLE_LOOP_MAX_WORK = 16_000_000
 # Above this, and up to WHOLE_LOOP_MAX_WORK, the whole loop splits each hidden layer's
 # units over the cores (split.py), with a BLAS that runs one call per core side by side.
@@ -42,15 +48,19 @@ WHOLE_LOOP_MAX_WORK = 16_000_000
 SPLIT_MIN_WORK = 2_000_000
 SPLIT_BLAS = ("mkl",)
 SPLIT_PARTS = None   # parts: None for numba's threads (NUMBA_NUM_THREADS, default every core)
+LOOPS = True         # False: per mini-batch even without dropout (the tests' "step" form)
 
 
 def form(sizes, batch_size, hidden_softmax=False, dropout=False):
     """(form, parts): how ``CompiledTraining`` trains a network of these layer sizes --
-    ``"step"`` (per mini-batch), ``"whole"`` (one core's loop) or ``"split"`` (the loop
-    over ``parts`` cores) -- by the thresholds above and the BLAS bound (``blas.py``)."""
+    ``"step"`` (per mini-batch), ``"whole"`` (one core's loop), ``"split"`` (the loop over
+    ``parts`` cores) or ``"threaded"`` (the loop with every core's threads) -- by the
+    thresholds above and the BLAS bound (``blas.py``)."""
     work = batch_size * sum(i * o for i, o in zip(sizes, sizes[1:]))
-    if dropout or work > WHOLE_LOOP_MAX_WORK:
+    if dropout or not LOOPS:
         return "step", 1
+    if work > WHOLE_LOOP_MAX_WORK:
+        return "threaded", 1
     parts = SPLIT_PARTS or get_num_threads()
     if (work > SPLIT_MIN_WORK and blas.BLAS in SPLIT_BLAS and parts > 1 and len(sizes) > 2
             and not hidden_softmax):
@@ -84,7 +94,10 @@ class CompiledTraining:
         self.nabla_w = tuple(np.empty((o, i), dtype) for i, o in zip(sizes, sizes[1:]))
         self.nabla_b = tuple(np.empty(o, dtype) for o in sizes[1:])
         self.X_batch = np.empty((m, sizes[0]), dtype)
-        chosen, parts = form(sizes, m, SOFTMAX in self.kinds[:-1], dropout)
+        chosen, parts = self.form = form(sizes, m, SOFTMAX in self.kinds[:-1], dropout)
+        # Start numba's threads now: a loop loaded from the cache does not start them for
+        # the parallel kernels it calls, which then crash (numba issue #8578).
+        get_num_threads()
         self.whole_loop = chosen != "step"
         self.split = None            # (bounds, buffers) when the whole loop is split over cores
         if chosen == "split":
@@ -150,12 +163,12 @@ class CompiledTraining:
                 self.optimizer.t += done
             return done, diverged, float(cost), int(correct)
         state2d = tuple(s.reshape(1, -1) if s.ndim == 1 else s for s in state) or (self.nabla_w[0],)
-        with blas.one_thread():
+        with nullcontext() if self.form[0] == "threaded" else blas.one_thread():
             done, diverged, cost, correct = train_batches(
                 X, Y, labels, order, first, last, self.zs[0].shape[0], tuple(network.weights),
                 tuple(network.biases), self.kinds, self.alphas, self.cost, self.rule,
                 self._hyper(eta), state2d, t, self.X_batch, self.zs, self.activations,
-                self.deltas, self.nabla_w, self.nabla_b, outputs)
+                self.deltas, self.nabla_w, self.nabla_b, outputs, O.PARALLEL_SIZE)
         if self.rule == ADAM:
             self.optimizer.t += done
         return done, diverged, float(cost), int(correct)
@@ -215,20 +228,16 @@ class CompiledTraining:
         shrink = dtype(self.l2_per_n * m)
         zero = dtype(0)
         rule, n_params = self.rule, len(params)
+        rate, mu = dtype(eta / m), dtype(getattr(self.optimizer, "momentum", 0.0))
+        beta1 = beta2 = step_size = epsilon_hat = zero
         if rule == ADAM:
             o = self.optimizer
             o.t += 1
             step_size, epsilon_hat = map(dtype, O.adam_scalars(eta, o.epsilon, o.beta1, o.beta2, o.t))
-            beta1, beta2, scale = dtype(o.beta1), dtype(o.beta2), dtype(1.0 / m)
-        rate, mu = dtype(eta / m), dtype(getattr(self.optimizer, "momentum", 0.0))
+            beta1, beta2, rate = dtype(o.beta1), dtype(o.beta2), dtype(1.0 / m)   # Adam's scale
         for p, (w, g) in enumerate(zip(params, grads)):
             s = shrink if p % 2 == 0 else zero                   # L2 shrinks weights, not biases
-            big = w.size >= O.PARALLEL_SIZE
-            if rule == ADAM:
-                (O.adam_parallel if big else O.adam)(w, g, state[p], state[n_params + p], scale, s,
-                                                     beta1, beta2, step_size, epsilon_hat)
-            elif rule == PLAIN:
-                (O.sgd_parallel if big else O.sgd)(w, g, rate, s)
-            else:
-                (O.momentum_parallel if big else O.momentum)(w, g, state[p], rate, mu, s,
-                                                             rule == NESTEROV)
+            s1 = g if rule == PLAIN else state[p]                # (plain SGD keeps no state)
+            s2 = state[n_params + p] if rule == ADAM else s1
+            O.apply_rule(rule, w, g, s1, s2, rate, mu, s, beta1, beta2, step_size, epsilon_hat,
+                         w.size >= O.PARALLEL_SIZE)
