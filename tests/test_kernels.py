@@ -8,6 +8,8 @@ element-wise kernels) and the whole compiled loop in its three forms. A few mini
 including a short last one: long enough to use every kernel, short enough that rounding
 differences are not amplified by training itself.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -401,6 +403,51 @@ def test_auto_uses_numpy_for_a_short_training_and_numba_for_a_long_one(monkeypat
     monkeypatch.delenv(kernels.ENVIRONMENT_VARIABLE, raising=False)
     assert kernels.choose("auto", [64, 100, 10], 1437, 30, 32) == "numpy"   # bprop train's digits
     assert kernels.choose("auto", [784, 512, 512, 10], 50_000, 30, 128) == "numba"
+
+
+def test_auto_compiles_shorter_trainings_once_the_loops_are_cached(monkeypatch):
+    monkeypatch.delenv(kernels.ENVIRONMENT_VARIABLE, raising=False)
+    recipe_d = ([784, 100, 10], 50_000, 30, 128)      # the benchmark's time to 85 %: ~18 s estimated
+    monkeypatch.setattr(kernels, "loops_cached", lambda folder=None: True)
+    assert kernels.choose("auto", *recipe_d) == "numba"
+    assert kernels.choose("auto", [784, 100, 10], 50_000, 3, 128) == "numpy"      # ~1.8 s
+    assert kernels.choose("auto", [64, 100, 10], 1437, 30, 32) == "numpy"         # bprop train's digits
+    monkeypatch.setattr(kernels, "loops_cached", lambda folder=None: False)
+    assert kernels.choose("auto", *recipe_d) == "numpy"
+
+
+def test_the_loops_count_as_cached_only_with_this_versions_stamp_and_both_loops(tmp_path):
+    assert not kernels.loops_cached(tmp_path)
+    (tmp_path / kernels.CACHE_STAMP).write_text(kernels.source_digest())
+    assert not kernels.loops_cached(tmp_path)
+    (tmp_path / "epoch.train_batches-36.py311.nbi").write_text("")
+    assert not kernels.loops_cached(tmp_path)
+    (tmp_path / "split.train_split-123.py311.nbi").write_text("")
+    assert kernels.loops_cached(tmp_path)
+    (tmp_path / kernels.CACHE_STAMP).write_text("an older version's digest")
+    assert not kernels.loops_cached(tmp_path)
+
+
+def test_loops_cached_finds_what_numba_cached_here(monkeypatch):
+    # The file names it looks for are numba's own: after both loops have trained, a
+    # writable cache beside the modules holds them.
+    from bprop.kernels import compiler, epoch, split
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    folders = {getattr(loop._cache, "_cache_path", None) for loop in (epoch.train_batches, split.train_split)}
+    here = str(Path(kernels.__file__).parent / "__pycache__")
+    if not compiler.CACHE_USED or folders != {here}:
+        pytest.skip("numba caches the kernels elsewhere here")
+    X, y = _data([6, 5, 4], "float32", n=64)
+    for split_min_work in (10**12, -1):                     # the whole loop, then the split
+        from bprop.kernels import step
+
+        monkeypatch.setattr(step, "SPLIT_MIN_WORK", split_min_work)
+        monkeypatch.setattr(step, "SPLIT_BLAS", ("mkl", "scipy"))
+        monkeypatch.setattr(step, "SPLIT_PARTS", 2)
+        bprop.Network([6, 5, 4], ["relu", "softmax"], "cross_entropy", dtype="float32",
+                      seed=0).fit(X, y, epochs=1, batch_size=16, kernels="numba", verbose=0)
+    assert kernels.loops_cached()
 
 
 @pytest.mark.parametrize("value", ["numpy", "numba"])

@@ -25,7 +25,6 @@ does on the NumPy path (the trainer then reports the divergence), rather than ra
 without the check in every division LLVM vectorises those loops (Adam's update of
 78,400 float32 weights: 60 µs instead of 346 µs).
 """
-import hashlib
 import os
 from pathlib import Path
 
@@ -33,19 +32,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
 
+from bprop.kernels import CACHE_STAMP, source_digest  # noqa: E402
+
 CACHE_USED = True
 _checked_folders = set()
-
-
-def _source_digest():
-    """A digest of every kernel module's source, this one's options included (None if unreadable)."""
-    digest = hashlib.sha256()
-    try:
-        for path in sorted(Path(__file__).parent.glob("*.py")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def _drop_stale_cache(dispatcher):
@@ -62,7 +52,7 @@ def _drop_stale_cache(dispatcher):
     if folder is None or folder in _checked_folders:
         return
     _checked_folders.add(folder)
-    stamp, digest = Path(folder) / "bprop-kernels.sha256", _source_digest()
+    stamp, digest = Path(folder) / CACHE_STAMP, source_digest()
     if digest is None:
         return
     try:
