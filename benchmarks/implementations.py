@@ -46,6 +46,9 @@ class BpropImplementation:
         chosen, parts = _compiled_form(recipe)
         if chosen == "step":
             form = f"per mini-batch: products by {gemm}, fused compiled element-wise kernels"
+        elif chosen == "threaded":
+            form = (f"the whole epoch as one compiled loop, products by {gemm} on its threads, "
+                    "the big parameter arrays updated over numba's threads")
         elif chosen == "split":
             form = (f"the whole epoch as one compiled loop, each hidden layer's units split over "
                     f"{parts} cores, each part's products by {gemm} on one thread")
@@ -370,7 +373,7 @@ class MatmulFloor(MatmulFloorNumpy):
         self.products = jit(products)
 
     def notes(self, recipe):
-        one = _compiled_form(recipe)[0] != "step"
+        one = _compiled_form(recipe)[0] in ("whole", "split")
         return [f"matrix products only, as matmul_floor_numpy, through bprop's kernels' gemm "
                 f"({self._blas.BLAS}{', one thread on one core' if one and self._blas.BLAS == 'mkl' else ''}) "
                 f"from one compiled loop"]
@@ -385,7 +388,7 @@ class MatmulFloor(MatmulFloorNumpy):
 
     def train(self, model, X, y, epochs):
         recipe = model["recipe"]
-        one = _compiled_form(recipe)[0] != "step"
+        one = _compiled_form(recipe)[0] in ("whole", "split")
         threads = self._blas.one_thread() if one else contextlib.nullcontext()
         weights = tuple(np.ascontiguousarray(w) for w in model["weights"])
         with threads:
