@@ -9,7 +9,7 @@ each names, in its docstring, the NumPy lines it replaces:
 - ``optimizers.py``   SGD, momentum, Nesterov and Adam with L2, one pass per array
 - ``batches.py``      the mini-batch's rows gathered from the shuffled data set
 - ``tally.py``        the epoch's training cost and correct count from the outputs
-- ``epoch.py``        a whole run of mini-batches as one compiled loop (small networks)
+- ``epoch.py``        a whole run of mini-batches as one compiled loop (one core, or every core's threads)
 - ``split.py``        that loop with each hidden layer's units split over the cores (mid-sized, MKL)
 - ``blas.py``         BLAS's gemm (MKL's when installed, else SciPy's) for every product
 - ``step.py``         the trainer's step built from the kernels above

@@ -1,4 +1,4 @@
-"""A whole run of mini-batches as one compiled loop, for small networks.
+"""A whole run of mini-batches as one compiled loop (on one core for small networks; with BLAS's and numba's threads for larger ones, see ``step.py``).
 
 For a network as small as the book's ([784, 30, 10], mini-batches of 10: 5,000 steps an
 epoch) the time goes to issuing calls, not to arithmetic: no step made of NumPy calls
