@@ -122,3 +122,36 @@ def test_threads_option_pins_each_worker_to_that_many_cpus():
     assert done.stdout.strip() == "1"
     everything = subprocess.run([sys.executable, "-c", count], capture_output=True, text=True, check=True)
     assert everything.stdout.strip() == str(len(os.sched_getaffinity(0)))
+
+
+def test_ratios_are_also_paired_repeat_by_repeat():
+    """Each repeat's ratio divides times measured back to back; a faster variant group
+    (the fastest JAX, the floor) takes its fastest member of that repeat."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.run import _paired_ratios
+
+    bprop = {"seconds_per_epoch_runs": [1.0, 2.0, 4.0]}
+    slow = {"seconds_per_epoch_runs": [3.0, 3.0, 3.0]}
+    fast = {"seconds_per_epoch_runs": [2.0, 5.0, 2.0]}
+    assert _paired_ratios([slow], bprop) == [3.0, 1.5, 0.75]
+    assert _paired_ratios([slow, fast], bprop) == [2.0, 1.5, 0.5]
+    assert _paired_ratios([{"seconds_per_epoch_runs": [1.0]}], bprop) is None   # a failed repeat
+    assert _paired_ratios([], bprop) is None
+
+
+def test_quick_run_states_each_targets_repeat_range(report):
+    data, stdout = report
+    ranged = [c for c in data["summary"] if "time /" in c["what"] and "memory" not in c["what"]]
+    assert ranged and all(len(c["repeats_range"]) == 2 for c in ranged)
+    assert "repeat by repeat" in stdout
+
+
+def test_help_states_the_full_runs_defaults():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.run import FULL
+
+    done = subprocess.run([sys.executable, "-m", "bprop", "bench", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    text = " ".join(done.stdout.split())
+    assert f"reported (default {FULL['repeats']};" in text
+    assert f"(default {FULL['d_repeats']};" in text

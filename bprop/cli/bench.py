@@ -33,7 +33,7 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="timed epochs per run (default 2; 1 with --quick)")
     parser.add_argument("--repeats", type=_positive_int, default=None,
-                        help="runs per implementation and recipe, the median is reported (default 3; 1 with --quick)")
+                        help="runs per implementation and recipe, the median is reported (default 5; 1 with --quick)")
     parser.add_argument("--n-train", type=_positive_int, default=None,
                         help="training examples (default 50000; 300 with --quick)")
     parser.add_argument("--per-example-subset", type=_positive_int, default=None,
@@ -43,7 +43,7 @@ def add_arguments(parser):
                         help="recipe D gives up after this many epochs (default 30; 1 with --quick)")
     parser.add_argument("--d-repeats", type=_positive_int, default=None,
                         help="runs of recipe D per implementation; epochs-to-target varies with the "
-                             "seed, so it needs more than the others (default 7; 1 with --quick)")
+                             "seed, so it needs more than the others (default 11; 1 with --quick)")
     parser.add_argument("--import-repeats", type=_positive_int, default=None,
                         help="fresh interpreters per import-time measurement (default 7; 1 with --quick)")
     parser.add_argument("--data", choices=["auto", "fashion-mnist", "random"], default="auto",
