@@ -17,8 +17,10 @@ included (BLAS on one thread per part):
     update               the optimizer's rule on this part's rows (and on w^L's columns)
 
 The parts meet only where a layer needs all of the one below: after each hidden layer's
-forward pass and between the backward passes of two hidden layers. A step of a network
-with one hidden layer has two meetings, one with two hidden layers four. The arithmetic is
+forward pass and between the backward passes of two hidden layers. A part's backward pass
+through the first hidden layer runs straight on into the next mini-batch's forward pass
+through it, which reads only the rows that part has just updated, so a step of a network
+with one hidden layer has one meeting, with two hidden layers three. The arithmetic is
 ``epoch.py``'s, with the sums over parts in z^L and BP2 in another order (equal to rounding
 error); for a given number of parts (numba's threads) it is bit-reproducible.
 
@@ -130,6 +132,13 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
     beta1, beta2, epsilon = hyper[3], hyper[4], hyper[5]
     params_state = 2 * L if rule == ADAM else 0
     total_cost, correct = 0.0, 0
+    if first < last:                                   # the first mini-batch's forward pass
+        start = first * batch_size
+        stop = min(start + batch_size, n)
+        for l in range(L - 1):
+            for k in prange(parts):
+                _forward_part(l, k, X, order[start:stop], stop - start, weights, biases, kinds,
+                              alphas, bounds, X_parts, zs, activations, partial_z)
     for batch in range(first, last):
         start = batch * batch_size
         stop = min(start + batch_size, n)
@@ -142,10 +151,6 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
             step_size, epsilon_hat = adam_scalars(eta, epsilon, beta1, beta2, t)
         shrink = l2_per_n * m
         scalars = (rate, mu, shrink, beta1, beta2, step_size, epsilon_hat)
-        for l in range(L - 1):
-            for k in prange(parts):
-                _forward_part(l, k, X, rows, m, weights, biases, kinds, alphas, bounds, X_parts,
-                              zs, activations, partial_z)
         z = zs[L - 1][:m]
         for i in range(m):
             for j in range(z.shape[1]):
@@ -162,11 +167,24 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
         p = 2 * (L - 1) + 1
         update_block(rule, biases[L - 1], nabla_b[L - 1], state[p][0], state[params_state + p][0],
                      rate, mu, shrink * 0, beta1, beta2, step_size, epsilon_hat)
-        for l in range(L - 2, -1, -1):
+        for l in range(L - 2, 0, -1):
             for k in prange(parts):
                 _backward_part(l, k, m, weights, biases, kinds, alphas, rule, bounds, X_parts, zs,
                                activations, deltas, partial_deltas, nabla_w, nabla_b,
                                params_state, state, scalars)
+        more = batch + 1 < last                # the next mini-batch, whose forward pass through
+        next_stop = min(stop + batch_size, n)  # the first hidden layer each part starts at once:
+        for k in prange(parts):                # it reads only what this part has just updated
+            _backward_part(0, k, m, weights, biases, kinds, alphas, rule, bounds, X_parts, zs,
+                           activations, deltas, partial_deltas, nabla_w, nabla_b, params_state,
+                           state, scalars)
+            if more:
+                _forward_part(0, k, X, order[stop:next_stop], next_stop - stop, weights, biases,
+                              kinds, alphas, bounds, X_parts, zs, activations, partial_z)
+        for l in range(1, L - 1 if more else 1):
+            for k in prange(parts):
+                _forward_part(l, k, X, order[stop:next_stop], next_stop - stop, weights, biases,
+                              kinds, alphas, bounds, X_parts, zs, activations, partial_z)
         if not store_outputs(z, outputs, start):
             return batch - first + 1, True, total_cost, correct
     return last - first, False, total_cost, correct
