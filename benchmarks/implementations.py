@@ -35,6 +35,13 @@ class BpropImplementation:
         self.bprop = bprop
         if not numba_available():  # an environment installed before numba became a dependency
             self.kernels = "numpy"
+        if self.kernels != "numpy":
+            # The libraries the compiled path imports, imported here as the other workers
+            # import torch and jax: before any clock starts. Loading the compiled kernels
+            # (numba's cache, in the first fit) stays timed, as JAX's compilation does.
+            import numba  # noqa: F401
+
+            from bprop.kernels import blas  # noqa: F401  (binds and loads MKL's gemm)
 
     def notes(self, recipe):
         if self.kernels == "numpy":
