@@ -400,19 +400,18 @@ def _summarise_recipe(name, recipe, n_train, runs, skipped):
         if "fastest_jax" in out:
             out["fastest_jax"]["time_ratio_vs_bprop"] = (out["fastest_jax"]["seconds_per_epoch"]
                                                          / bprop["seconds_per_epoch"])
+            cpus = {impl: x["cpu_seconds_per_epoch"] for impl, x in jax.items() if x.get("cpu_seconds_per_epoch")}
+            if cpus and bprop.get("cpu_seconds_per_epoch"):
+                out["fastest_jax"]["cpu_ratio_vs_bprop"] = min(cpus.values()) / bprop["cpu_seconds_per_epoch"]
         # The same ratios repeat by repeat: a repeat runs every implementation back to back,
         # so its ratios share one state of a drifting host (the medians above may not)
-        paired = {impl: entry for impl, entry in out["results"].items() if impl != "bprop"}
-        groups = {**{impl: [impl] for impl in paired}, "fastest_jax": list(jax),
-                  "fastest_floor": list(floors)}
+        groups = {**{impl: [impl] for impl in out["results"] if impl != "bprop"},
+                  "fastest_jax": list(jax), "fastest_floor": list(floors)}
         for key, impls in groups.items():
             ratios = _paired_ratios([out["results"][impl] for impl in impls], bprop)
             target = out.get(key) if key.startswith("fastest") else out["results"][key]
             if ratios and target is not None:
                 target["time_ratio_vs_bprop_runs"] = ratios
-            cpus = {impl: x["cpu_seconds_per_epoch"] for impl, x in jax.items() if x.get("cpu_seconds_per_epoch")}
-            if cpus and bprop.get("cpu_seconds_per_epoch"):
-                out["fastest_jax"]["cpu_ratio_vs_bprop"] = min(cpus.values()) / bprop["cpu_seconds_per_epoch"]
     return out
 
 

@@ -181,10 +181,11 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
             if more:
                 _forward_part(0, k, X, order[stop:next_stop], next_stop - stop, weights, biases,
                               kinds, alphas, bounds, X_parts, zs, activations, partial_z)
-        for l in range(1, L - 1 if more else 1):
-            for k in prange(parts):
-                _forward_part(l, k, X, order[stop:next_stop], next_stop - stop, weights, biases,
-                              kinds, alphas, bounds, X_parts, zs, activations, partial_z)
+        if more:
+            for l in range(1, L - 1):
+                for k in prange(parts):
+                    _forward_part(l, k, X, order[stop:next_stop], next_stop - stop, weights,
+                                  biases, kinds, alphas, bounds, X_parts, zs, activations, partial_z)
         if not store_outputs(z, outputs, start):
             return batch - first + 1, True, total_cost, correct
     return last - first, False, total_cost, correct
