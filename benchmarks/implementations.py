@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from benchmarks.recipes import initial_parameters
+from benchmarks.recipes import initial_parameters, shuffles
 
 
 def _compiled_form(recipe):
@@ -125,10 +125,24 @@ class BpropNumpyImplementation(BpropImplementation):
     kernels = "numpy"
 
 
+class BpropWholeImplementation(BpropImplementation):
+    """``bprop`` with the split loop turned off: where ``form`` would split a network's
+    units over the cores, one core's whole loop trains it instead. Not in the default
+    list: run it beside ``bprop`` to see which of the two forms this machine favours."""
+
+    name = "bprop_whole"
+
+    def __init__(self):
+        super().__init__()
+        from bprop.kernels import step
+
+        step.SPLIT_MIN_WORK = float("inf")
+
+
 class TorchImplementation:
     """``nn.Sequential`` + ``torch.optim`` on 2 CPU threads; shuffled mini-batches taken by
     indexing the whole training tensor with a slice of a permutation (a DataLoader is far
-    slower at batch size 10, and no fairer)."""
+    slower at batch size 10, and no fairer). The permutations are bprop's (``shuffles``)."""
 
     name = "torch"
 
@@ -139,7 +153,7 @@ class TorchImplementation:
         self.torch = torch
 
     def notes(self, recipe):
-        return [f"{self.torch.get_num_threads()} threads; mini-batches gathered from a randperm, no DataLoader; "
+        return [f"{self.torch.get_num_threads()} threads; mini-batches gathered from bprop's permutations, no DataLoader; "
                 "init copied from the recipe's scale"]
 
     def blas(self):
@@ -177,8 +191,7 @@ class TorchImplementation:
                                         momentum=recipe["momentum"])
         else:
             optimizer = torch.optim.Adam(net.parameters(), lr=recipe["learning_rate"])
-        generator = torch.Generator().manual_seed(seed)
-        return {"net": net, "optimizer": optimizer, "generator": generator, "recipe": recipe}
+        return {"net": net, "optimizer": optimizer, "orders": shuffles(seed), "recipe": recipe}
 
     def train(self, model, X, y, epochs):
         torch = self.torch
@@ -190,7 +203,7 @@ class TorchImplementation:
         n_classes = recipe["sizes"][-1]
         net.train()
         for _ in range(epochs):
-            permutation = torch.randperm(n, generator=model["generator"])
+            permutation = torch.from_numpy(model["orders"].permutation(n))
             for k in range(0, n, m):
                 index = permutation[k:k + m]
                 x_batch, y_batch = X_t[index], y_t[index]
@@ -408,7 +421,7 @@ from benchmarks.jax_competitor import JaxImplementation, JaxScan, JaxScanGather 
 
 IMPLEMENTATIONS = {
     cls.name: cls
-    for cls in (BpropImplementation, BpropNumpyImplementation, TorchImplementation,
+    for cls in (BpropImplementation, BpropNumpyImplementation, BpropWholeImplementation, TorchImplementation,
                 JaxImplementation, JaxScan, JaxScanGather, SklearnImplementation,
                 PerExampleImplementation, MatmulFloor, MatmulFloorNumpy)
 }

@@ -11,8 +11,9 @@ Three variants, each its own implementation in the benchmark:
   gathered up front (``X[perm].reshape(batches, m, n_in)``, one big copy, inside the jit);
 - ``jax_scan_gather``: the same scan, each step gathering its own rows inside the loop.
 
-The shuffle is ``jax.random.permutation`` inside the jitted epoch (the step variant calls
-it once per epoch). The last, short mini-batch (50,000 = 390 × 128 + 80) is trained like
+Each epoch's order is bprop's (``recipes.shuffles``: a NumPy permutation per epoch,
+passed to the jitted epoch or step as an int32 array), so recipe D compares the libraries
+on the same orders. The last, short mini-batch (50,000 = 390 × 128 + 80) is trained like
 bprop trains it, by one more step after the scan. The same initial parameters as every
 other implementation (``recipes.initial_parameters``); the same update rules as bprop:
 v → μ v - η ∇C, w → w + v; Adam with its bias corrections. XLA compiles for the data's
@@ -21,7 +22,7 @@ hold no compilation; recipe D's time to accuracy includes it.
 """
 import numpy as np
 
-from benchmarks.recipes import initial_parameters
+from benchmarks.recipes import initial_parameters, shuffles
 
 
 class JaxImplementation:
@@ -59,7 +60,7 @@ class JaxImplementation:
         else:
             state = [(jnp.zeros_like(w), jnp.zeros_like(b)) for w, b in params]
         return {"params": params, "state": state, "recipe": recipe,
-                "key": self.jax.random.PRNGKey(seed), "data": None, "compiled": None}
+                "orders": shuffles(seed), "data": None, "compiled": None}
 
     def _functions(self, recipe):
         key = (recipe["sizes"] and tuple(recipe["sizes"]), recipe["dtype"], recipe["optimizer"],
@@ -122,9 +123,8 @@ class JaxImplementation:
             index = jax.lax.dynamic_slice_in_dim(perm, start, size)
             return train_step(params, state, X[index], Y[index])
 
-        def epoch(params, state, X, Y, key, gather_inside):
+        def epoch(params, state, X, Y, perm, gather_inside):
             n = X.shape[0]
-            perm = jax.random.permutation(key, n)
             full = (n // m) * m
             index = perm[:full].reshape(-1, m)
             if gather_inside:
@@ -154,19 +154,21 @@ class JaxImplementation:
         self._compile_for(model)
 
     def _compile_for(self, model):
-        jax = self.jax
         functions = self._functions(model["recipe"])
         X, Y = model["data"]
         m = model["recipe"]["batch_size"]
         args = (model["params"], model["state"], X, Y)
         compiled = model["compiled"] = {}  # called directly by train: no tracing, no cache look-up
+        n = X.shape[0]
+        perm = self._permutation(np.arange(n))  # any int32 array of n: compiling sees its shape
         if self.variant == "step":
-            n = X.shape[0]
-            perm = jax.random.permutation(model["key"], n)
             for size in {min(m, n), n % m or min(m, n)}:
                 compiled[size] = functions["step"].lower(*args, perm, 0, size).compile()
         else:
-            compiled[None] = functions[self.variant].lower(*args, model["key"]).compile()
+            compiled[None] = functions[self.variant].lower(*args, perm).compile()
+
+    def _permutation(self, order):
+        return self.jnp.asarray(order.astype(np.int32))
 
     def train(self, model, X, y, epochs):
         jax = self.jax
@@ -177,13 +179,12 @@ class JaxImplementation:
         n, m = X_d.shape[0], model["recipe"]["batch_size"]
         params, state = model["params"], model["state"]
         for _ in range(epochs):
-            model["key"], key = jax.random.split(model["key"])
+            perm = self._permutation(model["orders"].permutation(n))
             if self.variant == "step":
-                perm = jax.random.permutation(key, n)
                 for k in range(0, n, m):
                     params, state = compiled[min(m, n - k)](params, state, X_d, Y_d, perm, k)
             else:
-                params, state = compiled[None](params, state, X_d, Y_d, key)
+                params, state = compiled[None](params, state, X_d, Y_d, perm)
         jax.block_until_ready(params)
         model["params"], model["state"] = params, state
 

@@ -60,7 +60,7 @@ TIME_TO_ACCURACY = {"recipe": "B", "target_accuracy": 0.85, "max_epochs": 30}
 
 ALL_RECIPES = ["A", "B", "C", "C-sgd", "D"]
 IMPLEMENTATIONS = ["bprop", "bprop_numpy", "torch", "jax_step", "jax_scan", "jax_scan_gather",
-                   "sklearn", "per_example", "matmul_floor", "matmul_floor_numpy"]
+                   "sklearn", "per_example", "matmul_floor", "matmul_floor_numpy", "bprop_whole"]
 JAX_VARIANTS = ["jax_step", "jax_scan", "jax_scan_gather"]
 FLOOR_VARIANTS = ["matmul_floor", "matmul_floor_numpy"]  # the floor: the faster of the two
 COMPETITORS = ["torch", "jax", "sklearn", "per_example"]  # "jax": the fastest JAX variant of the run
@@ -109,6 +109,17 @@ def memory_budget_bytes(recipe, n_train):
     activations = m * (sizes[0] + 2 * sum(sizes[1:])) * itemsize
     return {"data": data, "parameters": parameters, "batch_activations": activations,
             "total": data + parameters + activations}
+
+
+def shuffles(seed):
+    """The generator of the mini-batch orders bprop's ``fit(seed=seed)`` trains on: NumPy's
+    ``default_rng(seed)``, one ``permutation(n)`` per epoch.
+
+    PyTorch and JAX draw their orders from it too, so in recipe D every library trains on
+    the same orders from the same initial parameters, and epochs-to-target no longer
+    depend on whose shuffle happened to be luckier (common random numbers).
+    """
+    return np.random.default_rng(seed)
 
 
 def initial_parameters(recipe, seed):

@@ -155,3 +155,54 @@ def test_help_states_the_full_runs_defaults():
     text = " ".join(done.stdout.split())
     assert f"reported (default {FULL['repeats']};" in text
     assert f"(default {FULL['d_repeats']};" in text
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_competitors_start_from_bprops_parameters_and_train_on_its_orders(seed):
+    """The recipe D comparison rests on this: a competitor built from ``initial_parameters``
+    and trained on ``shuffles``' permutations (as the PyTorch and JAX workers are) ends
+    where bprop's ``fit`` with the same seed ends. Here the competitor is plain NumPy."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    import bprop
+    from benchmarks.recipes import initial_parameters, shuffles
+
+    recipe = {"sizes": [5, 4, 3], "init": "he", "dtype": "float64"}
+    eta, mu, m, n, epochs = 0.3, 0.9, 4, 10, 2
+    X = np.random.default_rng(99).standard_normal((n, 5))
+    y = np.arange(n) % 3
+    net = bprop.Network(recipe["sizes"], activation=["relu", "softmax"], cost="cross_entropy",
+                        init="he", dtype="float64", seed=seed)
+    net.fit(X, y, epochs=epochs, batch_size=m, learning_rate=eta, momentum=mu, seed=seed,
+            kernels="numpy", verbose=0)
+
+    def numpy_competitor(orders):
+        (w1, w2), (b1, b2) = initial_parameters(recipe, seed)
+        params = [w1, b1, w2, b2]
+        velocities = [np.zeros_like(p) for p in params]
+        for _ in range(epochs):
+            order = orders.permutation(n)
+            for k in range(0, n, m):
+                rows = order[k:k + m]
+                x, t = X[rows], np.eye(3)[y[rows]]
+                z1 = x @ w1.T + b1
+                a1 = np.maximum(z1, 0)
+                z2 = a1 @ w2.T + b2
+                a2 = np.exp(z2 - z2.max(axis=1, keepdims=True))
+                a2 /= a2.sum(axis=1, keepdims=True)
+                d2 = (a2 - t) / len(rows)
+                d1 = (d2 @ w2) * (z1 > 0)
+                grads = [d1.T @ x, d1.sum(axis=0), d2.T @ a1, d2.sum(axis=0)]
+                for p, v, g in zip(params, velocities, grads):
+                    v *= mu
+                    v -= eta * g
+                    p += v
+        return [w1, w2, b1, b2]
+
+    ours = net.weights + net.biases
+    for mine, theirs in zip(ours, numpy_competitor(shuffles(seed))):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+    # the order matters: another seed's orders end elsewhere
+    other = numpy_competitor(shuffles(seed + 1))
+    assert not all(np.allclose(mine, theirs) for mine, theirs in zip(ours, other))
