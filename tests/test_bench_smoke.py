@@ -206,3 +206,18 @@ def test_competitors_start_from_bprops_parameters_and_train_on_its_orders(seed):
     # the order matters: another seed's orders end elsewhere
     other = numpy_competitor(shuffles(seed + 1))
     assert not all(np.allclose(mine, theirs) for mine, theirs in zip(ours, other))
+
+
+def test_time_to_accuracy_is_also_compared_seed_by_seed():
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.run import _seed_by_seed
+
+    def run(seconds):
+        if seconds is None:
+            return {"status": "ok", "reached": False, "seconds_to_target": None}
+        return {"status": "ok", "reached": True, "seconds_to_target": seconds}
+
+    runs = {"bprop": [run(1.0), run(2.0), run(None), {"status": "failed"}],
+            "torch": [run(1.5), run(1.0), run(3.0), run(2.0)]}
+    assert _seed_by_seed(runs) == {"torch": [1.5, 0.5]}   # seeds bprop missed are left out
+    assert _seed_by_seed({"torch": runs["torch"]}) == {}

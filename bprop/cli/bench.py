@@ -29,7 +29,8 @@ def add_arguments(parser):
     parser.add_argument("--implementations",
                         default="bprop,bprop_numpy,torch,jax_step,jax_scan,jax_scan_gather,sklearn,"
                                 "per_example,matmul_floor,matmul_floor_numpy",
-                        help="comma-separated implementations (default: all; missing ones are skipped)")
+                        help="comma-separated implementations (default: all but bprop_whole, the "
+                             "compiled path with the split loop off; missing ones are skipped)")
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="timed epochs per run (default 2; 1 with --quick)")
     parser.add_argument("--repeats", type=_positive_int, default=None,
