@@ -86,6 +86,9 @@ class BpropImplementation:
         return {"net": net, "recipe": recipe, "seed": seed, "epochs_done": 0}
 
     def train(self, model, X, y, epochs):
+        """Timed epochs (recipes A-C). Each call is a new ``fit`` seeded afresh, so only a
+        model's first call draws the orders PyTorch and JAX draw; the worker calls it once
+        per timed model. Recipe D trains in one call, ``train_until``."""
         recipe, net = model["recipe"], model["net"]
         options = dict(epochs=epochs, batch_size=recipe["batch_size"],
                        learning_rate=recipe["learning_rate"], optimizer=recipe["optimizer"],

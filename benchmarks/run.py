@@ -230,8 +230,9 @@ class _Runner:
 
 def _seed_by_seed(runs):
     """Recipe D: each implementation's time to the target over bprop's, seed by seed, for
-    the seeds both reached. The libraries train on the same orders (``recipes.shuffles``),
-    so a seed's runs follow one curve and their ratio shares one state of the host."""
+    the seeds both reached. The libraries train on the same orders from the same start
+    (``recipes.shuffles``), so a seed's runs differ only by float32 rounding and by the
+    host's state."""
     def seconds(rs):
         return [r["seconds_to_target"] if r["status"] == "ok" and r.get("reached") else None for r in rs]
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,8 +164,6 @@ def test_competitors_start_from_bprops_parameters_and_train_on_its_orders(seed):
     and trained on ``shuffles``' permutations (as the PyTorch and JAX workers are) ends
     where bprop's ``fit`` with the same seed ends. Here the competitor is plain NumPy."""
     sys.path.insert(0, str(ROOT))
-    import numpy as np
-
     import bprop
     from benchmarks.recipes import initial_parameters, shuffles
 
@@ -221,3 +220,38 @@ def test_time_to_accuracy_is_also_compared_seed_by_seed():
             "torch": [run(1.5), run(1.0), run(3.0), run(2.0)]}
     assert _seed_by_seed(runs) == {"torch": [1.5, 0.5]}   # seeds bprop missed are left out
     assert _seed_by_seed({"torch": runs["torch"]}) == {}
+
+
+def _competitor_weights(name, model):
+    if name == "torch":
+        linears = [layer for layer in model["net"] if hasattr(layer, "weight")]
+        return ([layer.weight.detach().numpy() for layer in linears]
+                + [layer.bias.detach().numpy() for layer in linears])
+    params = model["params"]
+    return [np.asarray(w) for w, _ in params] + [np.asarray(b) for _, b in params]
+
+
+@pytest.mark.parametrize("name", ["torch", "jax_step", "jax_scan", "jax_scan_gather"])
+def test_pytorch_and_jax_train_on_bprops_orders(name):
+    """The benchmark's own PyTorch and JAX workers (when installed, as ``.[bench]``
+    installs them), trained in float64 for two epochs, end where bprop's ``fit`` ends."""
+    pytest.importorskip("torch" if name == "torch" else "jax")
+    sys.path.insert(0, str(ROOT))
+    import bprop
+    from benchmarks.implementations import IMPLEMENTATIONS
+
+    recipe = {"sizes": [6, 5, 3], "activations": ["relu", "softmax"], "cost": "cross_entropy",
+              "init": "he", "optimizer": "sgd", "learning_rate": 0.2, "momentum": 0.9,
+              "batch_size": 4, "dtype": "float64"}
+    X = np.random.default_rng(7).standard_normal((14, 6))   # 3 full mini-batches and a short one
+    y = np.arange(14) % 3
+    seed = 3
+    impl = IMPLEMENTATIONS[name]()
+    model = impl.build(recipe, seed)
+    impl.train(model, X, y, 2)
+    net = bprop.Network(recipe["sizes"], activation=recipe["activations"], cost=recipe["cost"],
+                        init="he", dtype="float64", seed=seed)
+    net.fit(X, y, epochs=2, batch_size=4, learning_rate=0.2, momentum=0.9, seed=seed,
+            kernels="numpy", verbose=0)
+    for ours, theirs in zip(net.weights + net.biases, _competitor_weights(name, model)):
+        np.testing.assert_allclose(theirs, ours, rtol=1e-10, atol=1e-12)
