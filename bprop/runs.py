@@ -221,16 +221,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     passed their checks, before the data loads.
     """
     run_dir = os.fspath(run_dir)
-    created = not os.path.exists(run_dir)
-    try:
-        return _train_run(config, run_dir, progress, quiet, resume, plots, stop_file, announce)
-    except BaseException:
-        if created and not resume:
-            _remove_unstarted(run_dir)
-        raise
-
-
-def _train_run(config, run_dir, progress, quiet, resume, plots, stop_file, announce):
+    created = False
     if resume:
         changes = {key: value for key, value in config.items() if value is not None}
         config = _read_config(run_dir)
@@ -243,9 +234,14 @@ def _train_run(config, run_dir, progress, quiet, resume, plots, stop_file, annou
         config = resolve_config(config)
         check_config(config)  # before the folder is claimed or any data is loaded
         require_extras(config, progress=progress and not quiet, plots=plots)
-        lock = _claim_folder(run_dir)
+        lock, created = _claim_folder(run_dir)
     with lock, stop_on_signals(StopRequest(stop_file)) as stop:
-        return _train_claimed(config, run_dir, progress, quiet, resume, plots, stop, announce)
+        try:
+            return _train_claimed(config, run_dir, progress, quiet, resume, plots, stop, announce)
+        except BaseException:
+            if created:  # still held: no other run can be using the folder
+                _remove_unstarted(run_dir)
+            raise
 
 
 def _train_claimed(config, run_dir, progress, quiet, resume, plots, stop, announce):
@@ -472,11 +468,20 @@ def free_folder(path):
 def _claim_folder(run_dir):
     """Create the run folder, lock it, and prove it writable, before any data is loaded.
 
-    Returns the held ``FolderLock``. A folder another process holds, or one that already
+    Returns the held ``FolderLock`` and whether this process created the folder (only then
+    may a failed start remove it). A folder another process holds, or one that already
     holds a run, is refused.
     """
     try:
-        os.makedirs(run_dir, exist_ok=True)
+        parent = os.path.dirname(os.path.abspath(run_dir))
+        os.makedirs(parent, exist_ok=True)
+        try:
+            os.mkdir(run_dir)  # atomic: of two runs started together, one creates it
+            created = True
+        except FileExistsError:
+            if not os.path.isdir(run_dir):
+                raise
+            created = False
     except FileExistsError:
         raise InputError(f"{run_dir} is a file, not a folder; choose another --out") from None
     except OSError as error:
@@ -499,9 +504,11 @@ def _claim_folder(run_dir):
         except OSError as error:
             raise InputError(f"cannot write to the run folder {run_dir}: {error.strerror or error}") from None
     except BaseException:
+        if created:
+            _remove_unstarted(run_dir)
         lock.release()
         raise
-    return lock
+    return lock, created
 
 
 def _check_resume_changes(config, changes, run_dir):
@@ -525,7 +532,8 @@ def _check_resume_changes(config, changes, run_dir):
 
 
 def _remove_unstarted(run_dir):
-    """Remove a run folder this process created, when the run failed before config.json."""
+    """Remove a run folder this process created, when the run failed before config.json.
+    Called with the folder's lock held, so no other run is using it."""
     if os.path.exists(os.path.join(run_dir, "config.json")):
         return
     try:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import bprop
-from bprop.errors import FolderInUseError
+from bprop.errors import DataError, FolderInUseError
 from bprop.locks import LOCK_FILE, FolderLock, new_folder
 from cli_helpers import bprop as run_bprop
 
@@ -72,6 +72,42 @@ def test_two_runs_started_together_into_one_folder_cannot_both_write_it(tmp_path
 
     test = load_dataset("digits").test
     assert bprop.load(folder / "model-last.npz").evaluate(*test)["accuracy"] == pytest.approx(summary["test_accuracy"])
+
+
+def test_a_run_refused_a_folder_claimed_after_it_started_leaves_that_folder_alone(tmp_path, monkeypatch):
+    """Two runs started together: the other creates and locks the folder after this one
+    started but before it claims the folder. The refused run must not remove it (it once
+    did, having seen no folder at its start, and the winner lost its folder mid-run)."""
+    from bprop import runs
+
+    folder = tmp_path / "run"
+    other = []
+    checks = runs.require_extras
+
+    def the_other_run_claims_it_first(*args, **kwargs):
+        folder.mkdir()
+        other.append(FolderLock(folder, "run").acquire())
+        return checks(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "require_extras", the_other_run_claims_it_first)
+    with pytest.raises(FolderInUseError):
+        runs.train_run({"epochs": 1}, folder, plots=False)
+    assert (folder / LOCK_FILE).exists() and other[0].held
+    other[0].release()
+
+
+def test_a_new_run_that_fails_to_start_removes_only_the_folder_it_made(tmp_path):
+    from bprop.runs import train_run
+
+    made = tmp_path / "made"
+    with pytest.raises(DataError):
+        train_run({"epochs": 1, "dataset": f"csv:{tmp_path / 'missing.csv'}"}, made, plots=False)
+    assert not made.exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with pytest.raises(DataError):
+        train_run({"epochs": 1, "dataset": f"csv:{tmp_path / 'missing.csv'}"}, existing, plots=False)
+    assert existing.is_dir()
 
 
 def test_a_killed_run_leaves_no_stale_lock(tmp_path):
