@@ -204,7 +204,7 @@ def make_trainer(network, config, callbacks=()):
 
 
 def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=True, stop_file=None,
-              announce=None):
+              announce=None, made=False):
     """Train one run into ``run_dir``; returns the summary dict (also in ``summary.json``).
 
     ``config`` holds run options (see ``DEFAULTS``; ``preset`` may name one of
@@ -216,7 +216,8 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
     The folder is locked for the run's life (``bprop.locks``): another run into it raises
     ``FolderInUseError``. Ctrl-C or SIGTERM (or, with ``stop_file``, that file appearing)
     ends the mini-batch, writes a checkpoint and raises ``TrainingInterrupted``. A new run
-    that fails before writing config.json (its data did not load) removes the folder it made.
+    that fails before writing config.json (its data did not load) removes the folder it made
+    (``made=True``: the caller has just made ``run_dir`` for it, with ``free_folder``).
     ``announce(run_dir)``, if given, is called once the folder is held and the options have
     passed their checks, before the data loads.
     """
@@ -234,7 +235,7 @@ def train_run(config, run_dir, progress=False, quiet=True, resume=False, plots=T
         config = resolve_config(config)
         check_config(config)  # before the folder is claimed or any data is loaded
         require_extras(config, progress=progress and not quiet, plots=plots)
-        lock, created = _claim_folder(run_dir)
+        lock, created = _claim_folder(run_dir, made)
     with lock, stop_on_signals(StopRequest(stop_file)) as stop:
         try:
             return _train_claimed(config, run_dir, progress, quiet, resume, plots, stop, announce)
@@ -465,12 +466,12 @@ def free_folder(path):
     return new_folder(path)
 
 
-def _claim_folder(run_dir):
+def _claim_folder(run_dir, made=False):
     """Create the run folder, lock it, and prove it writable, before any data is loaded.
 
-    Returns the held ``FolderLock`` and whether this process created the folder (only then
-    may a failed start remove it). A folder another process holds, or one that already
-    holds a run, is refused.
+    Returns the held ``FolderLock`` and whether this process created the folder, here or
+    (``made``) just before (only then may a failed start remove it). A folder another
+    process holds, or one that already holds a run, is refused.
     """
     try:
         parent = os.path.dirname(os.path.abspath(run_dir))
@@ -481,7 +482,7 @@ def _claim_folder(run_dir):
         except FileExistsError:
             if not os.path.isdir(run_dir):
                 raise
-            created = False
+            created = made
     except FileExistsError:
         raise InputError(f"{run_dir} is a file, not a folder; choose another --out") from None
     except OSError as error:

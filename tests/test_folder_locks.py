@@ -168,3 +168,9 @@ def test_a_sweep_folder_held_by_another_sweep_is_refused(tmp_path):
         with pytest.raises(FolderInUseError, match="in use by another"):
             run_sweep(spec, tmp_path / "sweep", trial_function=trial, n_workers=1)
     assert not (tmp_path / "sweep" / "sweep.json").exists()  # refused before writing anything
+
+
+def test_a_default_named_run_whose_data_fails_to_load_leaves_no_folder(tmp_path):
+    result = run_bprop("train", "--dataset", f"csv:{tmp_path / 'missing.csv'}", "--no-plots", cwd=tmp_path)
+    assert result.returncode == 1 and "no such file" in result.stderr
+    assert not any((tmp_path / "runs").iterdir())  # the folder bprop named and made is gone

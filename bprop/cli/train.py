@@ -76,14 +76,14 @@ def run(args):
                     raise InputError(f"{flag} cannot be used with --resume: the run's folder and "
                                      "options are its own (start a new run with --config "
                                      f"{os.path.join(args.resume, 'config.json')} to change them)")
-            run_dir, resume, options = args.resume, True, given
+            run_dir, resume, options, made = args.resume, True, given, False
         else:
             base = read_config_file(args.config) if args.config else None
             options = resolve_config(given, preset=args.preset, base=base)
             check_config(options)  # a bad value is a usage error: nothing is created
             name = args.name or time.strftime("%Y%m%d-%H%M%S")
             run_dir = args.out or free_folder(os.path.join("runs", name))
-            resume = False
+            resume, made = False, not args.out
     except UsageError:
         raise
     except InputError as error:
@@ -93,7 +93,7 @@ def run(args):
 
     summary = train_run(options, run_dir, progress=sys.stderr.isatty() and not args.quiet,
                         quiet=args.quiet, resume=resume, plots=not args.no_plots,
-                        announce=None if args.quiet else announce)
+                        announce=None if args.quiet else announce, made=made)
     print(_summary_line(summary))
     return 0
 
