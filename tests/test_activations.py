@@ -4,6 +4,7 @@ product against finite differences of σ in float64, and extreme inputs.
 The reference formulas and derivatives are written here, independently of
 ``bprop.activations``.
 """
+import math
 import warnings
 
 import numpy as np
@@ -176,6 +177,14 @@ def test_saturated_sigmoid_reaches_exactly_zero_and_one_with_zero_slope():
     a = sigma(z)
     np.testing.assert_array_equal(a, [[0.0, 1.0]])
     np.testing.assert_array_equal(sigma.vjp(z, a, np.ones_like(z)), [[0.0, 0.0]])
+
+
+def test_sigmoid_keeps_its_relative_precision_far_into_the_lower_tail():
+    # σ(z) = e^z / (1 + e^z) for z < 0, in Python's floats: no cancellation there. The
+    # form ½ + ½ tanh(z/2) gave 0 from z = -38 on (and lost digits well before).
+    z = np.array([[-700.0, -300.0, -40.0, -20.0, -5.0]])
+    expected = [math.exp(v) / (1.0 + math.exp(v)) for v in z[0]]
+    np.testing.assert_allclose(activations.get("sigmoid")(z)[0], expected, rtol=1e-14)
 
 
 def test_saturated_softmax_is_one_hot():

@@ -80,6 +80,19 @@ def _assert_equal_to_reference(nets, dtype):
     assert fast_history[0]["accuracy"] == ref_history[0]["accuracy"]
 
 
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+def test_each_activation_kernel_equals_the_reference_into_its_tails(name):
+    from bprop.kernels.activations import bias_activation
+    from bprop.kernels.codes import ACTIVATION_CODES
+
+    z = np.array([[-800.0, -700.0, -300.0, -40.0, -1e-300, 0.0, 0.5, 40.0, 800.0]])
+    sigma = bprop.activations.get(name)
+    expected = sigma(z.copy())
+    a = np.empty_like(z)
+    bias_activation(z, np.zeros(z.shape[1]), a, ACTIVATION_CODES[name], getattr(sigma, "alpha", 0.0))
+    np.testing.assert_allclose(a, expected, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
