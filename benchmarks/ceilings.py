@@ -12,13 +12,14 @@ drift hits every part alike), one epoch of:
   optimizer's rule on every array, except the part BLAS does for SGD and momentum
   (``epoch.py`` adds BP4's product into w^l, or v^l, with gemm's beta);
 - ``element-wise``: bias + σ, BP1's kernel, σ' ⊙ with BP3's sum, the cost and accuracy
-  tally and the stored outputs, alone (on buffers holding one real step's values);
+  tally and the stored outputs, alone, on buffers refilled each mini-batch with one real
+  step's products; ``(its copies)`` times the refills alone, and is taken off;
 - ``loop``: bprop's compiled loop over the epoch (``CompiledTraining.run``: the form
   ``fit`` chooses, and one core's loop as well where that form is the split);
 - ``fit``: ``Network.fit`` for one epoch (the loop plus the input checks and the shuffle);
 - ``numpy floor``: the bench's ``matmul_floor_numpy`` (NumPy's matmul, its BLAS's threads).
 
-"sum of parts" is products+gather + update + element-wise: what an epoch of this design
+"sum of parts" is products+gather + update + element-wise less its copies: what an epoch of this design
 (products in BLAS, the rest in fused passes between them) costs when every part runs as
 fast as it does alone. Its ratio to the floor (the faster products-only run, as in the
 bench) is the lowest ``bprop / floor`` this design can reach on this machine. A
@@ -86,10 +87,11 @@ def _kernels():
                            zero, beta1, beta2, step_size, epsilon_hat, b.size >= parallel_from)
 
     def elementwise(n, batch_size, Y, order, labels, biases, kinds, alphas, cost, zs, activations,
-                    deltas, products, nabla_b, outputs):
+                    deltas, products, nabla_b, outputs, kernels):
         """Per mini-batch, the loop's element-wise kernels. ``products`` holds what the
         products would have written (z^l before the bias, δ^l before σ'): copied back
-        into the buffers first, as the products would write them."""
+        into the buffers first, as the products would write them (σ' ⊙ works in place).
+        ``kernels`` False: the copies alone, whose time is taken off (see ``report``)."""
         L = len(zs)
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
@@ -98,6 +100,8 @@ def _kernels():
                 zs[l][:m] = products[l][:m]
                 if l < L - 1:
                     deltas[l][:m] = products[L + l][:m]
+            if not kernels:
+                continue
             for l in range(L - 1):
                 bias_activation(zs[l][:m], biases[l], activations[l][:m], kinds[l], alphas[l])
             z = zs[L - 1][:m]
@@ -209,11 +213,13 @@ class Parts:
                              self.state, rate, mu, beta1, beta2, step_size, epsilon_hat,
                              self.parallel_from)
 
-        def elementwise():
-            order = self.rng.permutation(len(X))
-            self.elementwise(len(X), self.batch_size, self.Y, order, self.labels,
-                             self.zero_biases, t.kinds, t.alphas, t.cost, t.zs, t.activations,
-                             t.deltas, self.products_seen, t.nabla_b, self.outputs)
+        def elementwise(kernels=True):
+            def run():
+                order = self.rng.permutation(len(X))
+                self.elementwise(len(X), self.batch_size, self.Y, order, self.labels,
+                                 self.zero_biases, t.kinds, t.alphas, t.cost, t.zs, t.activations,
+                                 t.deltas, self.products_seen, t.nabla_b, self.outputs, kernels)
+            return run
 
         def loop(training):
             def run():
@@ -228,7 +234,8 @@ class Parts:
             self.numpy_floor.train(self.numpy_floor_model, X, self.y, 1)
 
         parts = {"products": products, "products+gather": gathered, "update": update,
-                 "element-wise": elementwise, f"loop ({t.form[0]})": loop(t)}
+                 "element-wise": elementwise(), "(its copies)": elementwise(False),
+                 f"loop ({t.form[0]})": loop(t)}
         if self.whole is not None:
             parts["loop (whole)"] = loop(self.whole)
         parts["fit"] = fit
@@ -262,14 +269,15 @@ def report(name, times, bench=None):
     divided by the sum of parts over this run's floor."""
     median = {part: float(np.median(v)) for part, v in times.items()}
     floor = min(median["products"], median["numpy floor"])
-    parts = median["products+gather"] + median["update"] + median["element-wise"]
+    elementwise = max(median["element-wise"] - median["(its copies)"], 0.0)
+    parts = median["products+gather"] + median["update"] + elementwise
     lowest = parts / floor
     lines = [f"recipe {name}: s/epoch, median of {len(times['products'])} (x the floor, "
              f"{floor:.3f} s)"]
     for part, value in median.items():
         lines.append(f"  {part:18s} {value:7.3f}  {value / floor:5.2f}x")
     lines.append(f"  {'sum of parts':18s} {parts:7.3f}  {lowest:5.2f}x   "
-                 "(products+gather + update + element-wise)")
+                 "(products+gather + update + element-wise less its copies)")
     lines.append(f"  lowest bprop / floor this design reaches: {lowest:.2f} "
                  f"(target at most {FLOOR_TARGET[name]})")
     best = {}

@@ -265,3 +265,20 @@ def test_checkpoint_every_must_be_positive(tmp_path, every):
 
     with pytest.raises(ValueError, match="checkpoint_every"):
         train_run({"epochs": 1, "checkpoint_every": every}, tmp_path / "run", plots=False)
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3])
+@pytest.mark.parametrize("row", [0, 4095, 4096, 9000, 10_239])
+def test_the_finite_check_finds_a_nan_in_any_block_on_any_number_of_threads(monkeypatch, cpus, row):
+    # Above SHARED_CHECK_BYTES the blocks of 4,096 rows are shared out over the CPUs: every
+    # block, the short last one included, must still be looked at.
+    from bprop import validation
+
+    monkeypatch.setattr(validation, "SHARED_CHECK_BYTES", 0)
+    monkeypatch.setattr(validation, "_usable_cpus", lambda: cpus)
+    X = np.zeros((10_240, 3))
+    assert validation._all_finite(X)
+    X[row, 1] = np.inf
+    assert not validation._all_finite(X)
+    with pytest.raises(ValueError, match=rf"X contains NaN or infinite values \(first at row {row}, column 1\)"):
+        validation.inputs(X, 3, np.float64)
