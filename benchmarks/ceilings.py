@@ -88,9 +88,10 @@ def _kernels():
 
     def elementwise(n, batch_size, Y, order, labels, biases, kinds, alphas, cost, zs, activations,
                     deltas, products, nabla_b, outputs, kernels):
-        """Per mini-batch, the loop's element-wise kernels. ``products`` holds what the
-        products would have written (z^l before the bias, δ^l before σ'): copied back
-        into the buffers first, as the products would write them (σ' ⊙ works in place).
+        """Per mini-batch, the loop's element-wise kernels. ``products`` holds the z^l and
+        δ^l of one real step (after its bias add and σ' ⊙, so ``biases`` are zeros here):
+        copied back into the buffers first, as the products would write them (σ' ⊙ works
+        in place).
         ``kernels`` False: the copies alone, whose time is taken off (see ``report``)."""
         L = len(zs)
         for start in range(0, n, batch_size):

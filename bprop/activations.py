@@ -42,18 +42,19 @@ class Activation:
 class Sigmoid(Activation):
     """σ(z) = 1 / (1 + e^(-z));  σ'(z) = σ(z) (1 - σ(z)), from the cached a = σ(z).
 
-    Computed as written. Below z = -709, e^(-z) overflows to ∞ and σ(z) comes out 0,
-    within 1e-308 of its true value: that overflow is expected, so it is not reported.
+    Computed as written. Below z = -709 (float64; -88.7 in float32) e^(-z) overflows to
+    ∞ and σ(z) comes out 0, within the dtype's smallest number of its true value; far out
+    on either side e^(-z) or σ(z) underflows. Both are expected, so neither is reported.
     """
 
     name = "sigmoid"
 
     def forward(self, z, out):
         np.negative(z, out=out)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", under="ignore"):
             np.exp(out, out=out)                  # e^(-z)
-        out += 1.0
-        return np.reciprocal(out, out=out)        # 1 / (1 + e^(-z))
+            out += 1.0
+            return np.reciprocal(out, out=out)    # 1 / (1 + e^(-z))
 
     def prime(self, z, a):
         return a * (1.0 - a)

@@ -171,6 +171,15 @@ def test_extreme_inputs_give_finite_outputs_and_gradients_without_warnings(name,
     assert np.isfinite(a).all() and np.isfinite(grad).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_raises_nothing_even_when_every_floating_point_event_is_an_error(dtype):
+    # e^(-z) overflows below z = -709 (float32: -88.7) and σ underflows far out: both expected.
+    z = np.array([[-1e4, -745.0, -709.5, -100.0, -88.8, 0.0, 88.8, 800.0, 1e4]], dtype)
+    with np.errstate(all="raise"):
+        a = activations.get("sigmoid")(z)
+    assert a[0, 0] == 0.0 and a[0, -1] == 1.0 and np.isfinite(a).all()
+
+
 def test_saturated_sigmoid_reaches_exactly_zero_and_one_with_zero_slope():
     sigma = activations.get("sigmoid")
     z = np.array([[-1e4, 1e4]])

@@ -80,18 +80,24 @@ def _assert_equal_to_reference(nets, dtype):
     assert fast_history[0]["accuracy"] == ref_history[0]["accuracy"]
 
 
+TAILS = {"float64": [-800.0, -700.0, -300.0, -40.0, -1e-300, 0.0, 0.5, 40.0, 800.0],
+         "float32": [-100.0, -88.0, -80.0, -40.0, -1e-30, 0.0, 0.5, 40.0, 100.0]}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
-def test_each_activation_kernel_equals_the_reference_into_its_tails(name):
+def test_each_activation_kernel_equals_the_reference_into_its_tails(name, dtype):
     from bprop import activations
     from bprop.kernels.activations import bias_activation
     from bprop.kernels.codes import ACTIVATION_CODES
 
-    z = np.array([[-800.0, -700.0, -300.0, -40.0, -1e-300, 0.0, 0.5, 40.0, 800.0]])
+    z = np.array([TAILS[dtype]], dtype)
     sigma = activations.get(name)
     expected = sigma(z.copy())
     a = np.empty_like(z)
-    bias_activation(z, np.zeros(z.shape[1]), a, ACTIVATION_CODES[name], getattr(sigma, "alpha", 0.0))
-    np.testing.assert_allclose(a, expected, rtol=1e-12, atol=0)
+    bias_activation(z, np.zeros(z.shape[1], dtype), a, ACTIVATION_CODES[name],
+                    getattr(sigma, "alpha", 0.0))
+    np.testing.assert_allclose(a, expected, rtol=TOLERANCE[dtype], atol=0)
 
 
 @pytest.mark.parametrize("path", PATHS, indirect=True)

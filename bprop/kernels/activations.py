@@ -24,7 +24,7 @@ from bprop.kernels.compiler import jit
 def sigma(kind, z, alpha):
     """σ(z) for one element (not softmax): the forward formulas of ``activations.py``."""
     if kind == SIGMOID:
-        return 1 / (1 + math.exp(-z))              # σ(z) = 1 / (1 + e^(-z)): 0 below -709
+        return 1 / (1 + math.exp(-z))              # σ(z) = 1 / (1 + e^(-z)) (see Sigmoid)
     if kind == TANH:
         return math.tanh(z)
     if kind == RELU:
