@@ -22,10 +22,11 @@ drift hits every part alike), one epoch of:
 "sum of parts" is products+gather + update + element-wise less its copies: what an epoch of this design
 (products in BLAS, the rest in fused passes between them) costs when every part runs as
 fast as it does alone. Its ratio to the floor (the faster products-only run, as in the
-bench) is the lowest ``bprop / floor`` this design can reach on this machine. A
-competitor's time over the floor in a bench run (``--bench``), divided by it, is the best
-ratio against that competitor the design allows: two runs' ratios to their own floors,
-which the host's drift moves far less than their times.
+bench) estimates the lowest ``bprop / floor`` this design reaches on this machine (an
+estimate, not a bound: the loop can come out on either side of it). A competitor's time
+over the floor in a bench run (``--bench``), divided by it, estimates the best ratio
+against that competitor: two runs' ratios to their own floors, which the host's drift
+moves far less than their times.
 """
 import argparse
 import sys
@@ -279,7 +280,7 @@ def report(name, times, bench=None):
         lines.append(f"  {part:18s} {value:7.3f}  {value / floor:5.2f}x")
     lines.append(f"  {'sum of parts':18s} {parts:7.3f}  {lowest:5.2f}x   "
                  "(products+gather + update + element-wise less its copies)")
-    lines.append(f"  lowest bprop / floor this design reaches: {lowest:.2f} "
+    lines.append(f"  bprop / floor the parts add up to: {lowest:.2f} "
                  f"(target at most {FLOOR_TARGET[name]})")
     best = {}
     if bench is not None:
@@ -289,7 +290,7 @@ def report(name, times, bench=None):
         for rival, seconds in rivals.items():
             if seconds and rival in SPEED_TARGETS[name]:
                 best[rival] = seconds / bench_floor / lowest
-                lines.append(f"  best {rival} / bprop it allows: {seconds / bench_floor:.2f} / "
+                lines.append(f"  best {rival} / bprop they allow: {seconds / bench_floor:.2f} / "
                              f"{lowest:.2f} = {best[rival]:.2f} (target at least "
                              f"{SPEED_TARGETS[name][rival]})")
     return lines, {"floor": floor, "median": median, "sum_of_parts": parts, "best": best}
