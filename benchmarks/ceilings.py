@@ -6,7 +6,7 @@ drift hits every part alike), one epoch of:
 
 - ``products``: the matrix products alone on contiguous mini-batches: the bench's
   ``matmul_floor`` (bprop's gemm, on the threads bprop's loop gives it);
-- ``products+gather``: the same products, each mini-batch first gathered from a shuffled
+- ``products+gather``: the same loop, each mini-batch first gathered from a shuffled
   order (``gather_rows``), as every shuffled epoch must read its rows;
 - ``update``: what the loop does to the parameters besides the products, alone: the
   optimizer's rule on every array, except the part BLAS does for SGD and momentum
@@ -41,28 +41,12 @@ from benchmarks.recipes import FLOOR_TARGET, RECIPES, SPEED_TARGETS
 def _kernels():
     """The part-by-part loops, compiled on first use (numba imports only here)."""
     from bprop.kernels.activations import bias_activation, vjp_sum
-    from bprop.kernels.batches import gather_rows
-    from bprop.kernels.blas import gemm
     from bprop.kernels.codes import ADAM, MOMENTUM, PLAIN
     from bprop.kernels.compiler import jit
     from bprop.kernels.costs import output_delta
     from bprop.kernels.epoch import store_outputs
     from bprop.kernels.optimizers import add_velocity, apply_rule
     from bprop.kernels.tally import batch_tally
-
-    def gathered_products(X, order, batch_size, weights, X_batch, zs, deltas, nabla_w):
-        """matmul_floor's products, each mini-batch gathered in ``order`` first."""
-        n, L = order.shape[0], len(weights)
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            a_in = X_batch[:m]
-            gather_rows(X, order[start:start + m], a_in)
-            for l in range(L):
-                gemm(0, 1, 1.0, a_in if l == 0 else zs[l - 1][:m], weights[l], 0.0, zs[l][:m])
-            for l in range(L - 1, -1, -1):
-                gemm(1, 0, 1.0, deltas[l][:m], a_in if l == 0 else zs[l - 1][:m], 0.0, nabla_w[l])
-                if l > 0:
-                    gemm(0, 0, 1.0, deltas[l][:m], weights[l], 0.0, deltas[l - 1][:m])
 
     def updates(n_batches, rule, weights, biases, nabla_w, nabla_b, state, rate, mu, beta1, beta2,
                 step_size, epsilon_hat, parallel_from):
@@ -115,7 +99,7 @@ def _kernels():
                         alphas[l - 1], nabla_b[l - 1])
             store_outputs(z, outputs, start)
 
-    return jit(gathered_products), jit(updates), jit(elementwise)
+    return jit(updates), jit(elementwise)
 
 
 class Parts:
@@ -177,7 +161,7 @@ class Parts:
         self.floor_model = self.floor.build(recipe, 0)
         self.numpy_floor = MatmulFloorNumpy()
         self.numpy_floor_model = self.numpy_floor.build(recipe, 0)
-        self.gathered_products, self.updates, self.elementwise = _kernels()
+        self.updates, self.elementwise = _kernels()
         self.rng = np.random.default_rng(1)
 
     def reset(self):
@@ -206,8 +190,8 @@ class Parts:
         def gathered():
             order = self.rng.permutation(len(X))
             with self._threads():
-                self.gathered_products(X, order, self.batch_size, weights, t.X_batch, t.zs,
-                                       t.deltas, t.nabla_w)
+                self.floor.products(X, order, self.batch_size, weights, t.X_batch, t.zs,
+                                    t.deltas, t.nabla_w)
 
         def update():
             with self._threads():

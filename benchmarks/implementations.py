@@ -365,6 +365,9 @@ class MatmulFloorNumpy:
         return None
 
 
+NO_ORDER = np.empty(0, np.int64)  # MatmulFloor's products: read the mini-batches in place
+
+
 class MatmulFloor(MatmulFloorNumpy):
     """The same products as ``MatmulFloorNumpy``, through the gemm bprop's compiled kernels
     call (MKL's when the mkl package is installed, else SciPy's; ``bprop.kernels.blas``),
@@ -376,16 +379,23 @@ class MatmulFloor(MatmulFloorNumpy):
 
     def __init__(self):
         from bprop.kernels import blas
+        from bprop.kernels.batches import gather_rows
         from bprop.kernels.compiler import jit
 
         self._blas = blas
 
-        def products(X, batch_size, weights, zs, deltas, nabla_w):
+        def products(X, order, batch_size, weights, X_batch, zs, deltas, nabla_w):
+            """An epoch's products, each mini-batch read in place from X or, when ``order``
+            is not empty, first gathered in that order into X_batch (``ceilings.py``)."""
             gemm = blas.gemm
             n, L = X.shape[0], len(weights)
             for start in range(0, n, batch_size):
                 m = min(batch_size, n - start)
-                a_in = X[start:start + m]
+                if order.size:
+                    a_in = X_batch[:m]
+                    gather_rows(X, order[start:start + m], a_in)
+                else:
+                    a_in = X[start:start + m]
                 for l in range(L):
                     gemm(0, 1, 1.0, a_in if l == 0 else zs[l - 1][:m], weights[l], 0.0, zs[l][:m])
                 for l in range(L - 1, -1, -1):
@@ -407,6 +417,7 @@ class MatmulFloor(MatmulFloorNumpy):
         model["zs"] = tuple(np.empty((m, n), dtype) for n in sizes[1:])
         model["deltas"] = tuple(np.zeros((m, n), dtype) for n in sizes[1:])
         model["nabla_w"] = tuple(np.empty_like(w) for w in model["weights"])
+        model["X_batch"] = np.empty((m, sizes[0]), dtype)
         return model
 
     def train(self, model, X, y, epochs):
@@ -416,8 +427,8 @@ class MatmulFloor(MatmulFloorNumpy):
         weights = tuple(np.ascontiguousarray(w) for w in model["weights"])
         with threads:
             for _ in range(epochs):
-                self.products(X, recipe["batch_size"], weights, model["zs"], model["deltas"],
-                              model["nabla_w"])
+                self.products(X, NO_ORDER, recipe["batch_size"], weights, model["X_batch"],
+                              model["zs"], model["deltas"], model["nabla_w"])
 
 
 from benchmarks.jax_competitor import JaxImplementation, JaxScan, JaxScanGather  # noqa: E402

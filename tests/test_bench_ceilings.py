@@ -20,11 +20,16 @@ def test_the_gathered_products_read_the_rows_of_the_shuffled_order():
     parts = ceilings.Parts("B", X, y)
     t, weights = parts.training, tuple(parts.net.weights)
     order = np.random.default_rng(3).permutation(len(X))
-    parts.gathered_products(X, order, 128, weights, t.X_batch, t.zs, t.deltas, t.nabla_w)
+    parts.floor.products(X, order, 128, weights, t.X_batch, t.zs, t.deltas, t.nabla_w)
     last = order[256:]                          # the short last mini-batch: 44 rows
     m = len(last)
     np.testing.assert_allclose(t.zs[0][:m], X[last] @ weights[0].T, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(t.nabla_w[0], t.deltas[0][:m].T @ X[last], rtol=1e-4, atol=1e-5)
+    # without an order (the bench's matmul_floor) the same loop reads the rows in place
+    from benchmarks.implementations import NO_ORDER
+
+    parts.floor.products(X, NO_ORDER, 128, weights, t.X_batch, t.zs, t.deltas, t.nabla_w)
+    np.testing.assert_allclose(t.zs[0][:m], X[256:] @ weights[0].T, rtol=1e-5, atol=1e-5)
 
 
 def test_the_element_wise_part_computes_the_activations_of_the_products_it_is_given():
