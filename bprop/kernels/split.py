@@ -30,7 +30,7 @@ them one after the other, or stalled.
 """
 from numba import prange
 
-from bprop.kernels.activations import bias_activation, vjp_sum
+from bprop.kernels.activations import bias_activation_columns, vjp_sum_columns
 from bprop.kernels.batches import gather_rows
 from bprop.kernels.blas import gemm
 from bprop.kernels.codes import ADAM
@@ -68,7 +68,8 @@ def _forward_part(l, k, X, rows, m, weights, biases, kinds, alphas, bounds, X_pa
     a_in = activations[l - 1][:m] if l > 0 else X_parts[k][:m]
     z = zs[l][:m, lo:hi]
     gemm(0, 1, 1.0, a_in, weights[l][lo:hi], 0.0, z)
-    bias_activation(z, biases[l][lo:hi], activations[l][:m, lo:hi], kinds[l], alphas[l])
+    bias_activation_columns(zs[l][:m], biases[l][lo:hi], activations[l][:m], lo, hi, kinds[l],
+                            alphas[l])
     if l == L - 2:
         gemm(0, 1, 1.0, activations[l][:m, lo:hi], weights[L - 1][:, lo:hi], 0.0, partial_z[k][:m])
 
@@ -99,8 +100,8 @@ def _backward_part(l, k, m, weights, biases, kinds, alphas, rule, bounds, X_part
                 for q in range(1, shares.shape[0]):
                     total += shares[q, i, j]
                 delta[i, j - lo] = total
-    vjp_sum(zs[l][:m, lo:hi], activations[l][:m, lo:hi], delta, kinds[l], alphas[l],
-            nabla_b[l][lo:hi])                                        # the kernel of BP2, BP3
+    vjp_sum_columns(zs[l][:m], activations[l][:m], deltas[l][:m], lo, hi, kinds[l], alphas[l],
+                    nabla_b[l][lo:hi])                                # the kernel of BP2, BP3
     a_in = activations[l - 1][:m] if l > 0 else X_parts[k][:m]
     gemm(1, 0, 1.0, delta, a_in, 0.0, nabla_w[l][lo:hi])      # the product of BP4, w^l[own]
     if l > 0:                                # this part's share of BP2's product, with w^l before
