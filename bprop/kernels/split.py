@@ -28,6 +28,7 @@ It needs a BLAS that runs concurrent single-threaded calls side by side: MKL doe
 (``step.py`` uses this loop only with MKL, held to one thread per part); OpenBLAS ran
 them one after the other, or stalled.
 """
+import numpy as np
 from numba import prange
 
 from bprop.kernels.activations import bias_activation_columns, vjp_sum_columns
@@ -45,8 +46,6 @@ def unit_bounds(sizes, parts, line=16):
     """[L - 1, parts + 1] boundaries of each part's units in each hidden layer, on
     multiples of ``line`` elements (a 64-byte cache line of float32) where the layer is
     wide enough, so that parts seldom write the same cache line."""
-    import numpy as np
-
     bounds = np.zeros((len(sizes) - 2, parts + 1), np.int64)
     for l, n in enumerate(sizes[1:-1]):
         for k in range(1, parts + 1):
@@ -133,6 +132,9 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
     beta1, beta2, epsilon = hyper[3], hyper[4], hyper[5]
     params_state = 2 * L if rule == ADAM else 0
     total_cost, correct = 0.0, 0
+    tallied = np.zeros(2)                              # one mini-batch's Σ_x C_x and correct count,
+    widths = bounds[0, 1:] - bounds[0, :-1]            # from the part with the fewest units in
+    light = np.argmin(widths)                          # the first hidden layer
     if first < last:                                   # the first mini-batch's forward pass
         start = first * batch_size
         stop = min(start + batch_size, n)
@@ -162,9 +164,6 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
         a = activations[L - 1][:m]
         output_delta(z, biases[L - 1], a, Y, rows, kinds[L - 1], alphas[L - 1], cost,
                      deltas[L - 1][:m], nabla_b[L - 1])               # the kernels of BP1, BP3
-        cost_x, correct_x = batch_tally(z, a, Y, rows, labels, kinds[L - 1], cost)
-        total_cost += cost_x                                          # the epoch's cost and accuracy
-        correct += correct_x
         p = 2 * (L - 1) + 1
         update_block(rule, biases[L - 1], nabla_b[L - 1], state[p][0], state[params_state + p][0],
                      rate, mu, shrink * 0, beta1, beta2, step_size, epsilon_hat)
@@ -182,6 +181,11 @@ def train_split(X, Y, labels, order, first, last, batch_size, weights, biases, k
             if more:
                 _forward_part(0, k, X, order[stop:next_stop], next_stop - stop, weights, biases,
                               kinds, alphas, bounds, X_parts, zs, activations, partial_z)
+            if k == light:                     # the epoch's cost and accuracy, off the one
+                cost_x, correct_x = batch_tally(z, a, Y, rows, labels, kinds[L - 1], cost)
+                tallied[0], tallied[1] = cost_x, correct_x          # thread's path
+        total_cost += tallied[0]
+        correct += int(tallied[1])
         if more:
             for l in range(1, L - 1):
                 for k in prange(parts):
