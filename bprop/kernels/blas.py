@@ -34,7 +34,9 @@ import ctypes
 import os
 
 import numpy as np
-from numba import types
+from numba import carray, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from bprop.kernels import BLAS_ENVIRONMENT_VARIABLE, mkl_library, requested_blas
 from bprop.kernels.compiler import jit
@@ -140,6 +142,20 @@ _dgemm = types.ExternalFunction("bprop_dgemm", _signature)
 _N, _T = 78, 84   # 'N', 'T'
 
 
+@intrinsic
+def _scratch(typingctx, dtype):
+    """A pointer to room for 8 elements of ``dtype`` on the stack of the compiled function
+    that calls it. ``gemm`` keeps the addresses it passes in it: with ``np.empty`` each call
+    allocated and freed three arrays, 0.1-0.25 µs of a call that takes 0.3-0.8 µs on the
+    book's network (25,000 calls an epoch)."""
+    element = dtype.dtype
+
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_value_type(element), size=8)
+
+    return types.CPointer(element)(dtype), codegen
+
+
 @jit
 def _leading(X):
     """The row stride of X in elements: BLAS's leading dimension (any stride of one row)."""
@@ -153,13 +169,13 @@ def gemm(ta, tb, alpha, A, B, beta, C):
     K = A.shape[0] if ta else A.shape[1]
     if M == 0 or N == 0:
         return
-    scalars = np.empty(2, C.dtype)
+    scalars = carray(_scratch(C.dtype), 2)  # Fortran's gemm takes every argument by address
     scalars[0] = alpha
     scalars[1] = beta
-    flags = np.empty(2, np.uint8)
+    flags = carray(_scratch(np.uint8), 2)
     flags[0] = _T if tb else _N
     flags[1] = _T if ta else _N
-    sizes = np.empty(6, np.int32)      # n, m, k, ldb, lda, ldc of the column-major call
+    sizes = carray(_scratch(np.int32), 6)   # n, m, k, ldb, lda, ldc of the column-major call
     sizes[0], sizes[1], sizes[2] = N, M, K
     sizes[3], sizes[4], sizes[5] = _leading(B), _leading(A), _leading(C)
     if C.itemsize == 4:
