@@ -5,6 +5,7 @@ while training (optimizer and schedule state, random-number generators, the posi
 in the epoch, the history) so that a checkpoint can capture it and a resumed run ends
 bit-identical to an uninterrupted one.
 """
+import contextlib
 import math
 import time
 
@@ -179,6 +180,19 @@ class Trainer:
         X = validation.inputs(X, network.sizes[0], network.dtype)
         Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
                                        network.is_classifier, cost=network.cost)
+        n = len(X)
+        batch_size = min(self.batch_size, n)
+        self.kernels_used = kernels.choose(self.kernels, network.sizes, n, self.epochs, batch_size)
+        quiet = contextlib.nullcontext()
+        if self.kernels_used == "numba":   # NumPy's BLAS on one thread (see blas.py)
+            from bprop.kernels.blas import numpy_blas_one_thread
+
+            quiet = numpy_blas_one_thread()
+        with quiet:
+            return self._run(X, Y, labels, n, batch_size, validation_data)
+
+    def _run(self, X, Y, labels, n, batch_size, validation_data):
+        network = self.network
         validation.warn_if_unscaled(X, network.weights[0], network.biases[0], network.activations[0].name)
         self.has_labels = labels is not None
         self.monitor = monitor_for(self.monitor, self.has_labels)
@@ -197,11 +211,8 @@ class Trainer:
             raise InputError("the 'plateau' schedule watches validation accuracy: pass "
                              "validation_data with class labels")
 
-        n = len(X)
-        batch_size = min(self.batch_size, n)
         n_batches = math.ceil(n / batch_size)
         self._require_memory(n, batch_size)
-        self.kernels_used = kernels.choose(self.kernels, network.sizes, n, self.epochs, batch_size)
         self._compiled = None
         if self.kernels_used == "numba":
             self._compiled = kernels.compiled_training(network, self.optimizer, self.l2, n,

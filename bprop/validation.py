@@ -68,7 +68,7 @@ def warn_if_unscaled(X, w, b, activation="sigmoid", rows=256):
             f"weighted inputs z start at a median |z| of {median:.3g}, so its {activation} units "
             f"{'saturate and training stalls' if activation in ('sigmoid', 'tanh') else 'give huge outputs and training is unstable'}; "
             "scale the features first (e.g. to mean 0 and variance 1)",
-            UserWarning, stacklevel=4)
+            UserWarning, stacklevel=5)
 
 
 SHARED_CHECK_BYTES = 16 << 20  # data at least this large is checked on several threads

@@ -454,6 +454,57 @@ def test_trainer_says_which_path_ran():
         assert trainer.kernels_used == which
 
 
+@pytest.mark.parametrize("which", ["numpy", "numba"])
+def test_a_compiled_run_holds_numpy_s_openblas_to_one_thread_and_gives_it_back(which):
+    """OpenBLAS's threads spin after each call and take the compiled loop's cores: during a
+    compiled fit (its input check, its epochs, the validation score after each) NumPy's own
+    OpenBLAS runs on one thread; the NumPy path keeps every thread; both restore it."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from bprop.callbacks import Callback
+
+    def numpy_openblas_threads():
+        folder = Path(np.__file__).resolve().parent
+        return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+                if info["internal_api"] == "openblas"
+                and Path(info["filepath"]).resolve().parent.name in (folder.name, folder.name + ".libs")]
+
+    before = numpy_openblas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("NumPy's BLAS here is not OpenBLAS on two or more threads")
+    seen = []
+
+    class Watch(Callback):
+        def on_epoch_end(self, trainer, record):
+            seen.append(numpy_openblas_threads())
+
+    X, y = _data([6, 5, 4], "float64")
+    bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=2, batch_size=8, kernels=which, verbose=0,
+                                        validation_data=(X, y), callbacks=[Watch()])
+    assert seen == [[1] * len(before)] * 2 if which == "numba" else seen == [before] * 2
+    assert numpy_openblas_threads() == before
+
+
+def test_overlapping_holds_give_numpy_s_openblas_back_when_the_last_ends():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from bprop.kernels.blas import numpy_blas_one_thread
+
+    def threads():
+        return sorted(info["num_threads"] for info in threadpoolctl.threadpool_info()
+                      if info["internal_api"] == "openblas")
+
+    before = threads()
+    if not before or max(before) < 2:
+        pytest.skip("no OpenBLAS on two or more threads here")
+    first, second = numpy_blas_one_thread(), numpy_blas_one_thread()
+    first.__enter__()
+    held = threads()
+    second.__enter__()
+    first.__exit__(None, None, None)         # the first run ends while the second trains
+    assert threads() == held and min(held) == 1
+    second.__exit__(None, None, None)
+    assert threads() == before
+
+
 # ---- choosing the path -------------------------------------------------------------------
 def test_auto_uses_numpy_for_a_short_training_and_numba_for_a_long_one(monkeypatch):
     monkeypatch.delenv(kernels.ENVIRONMENT_VARIABLE, raising=False)
