@@ -456,9 +456,9 @@ def test_trainer_says_which_path_ran():
 
 @pytest.mark.parametrize("which", ["numpy", "numba"])
 def test_a_compiled_run_holds_numpy_s_openblas_to_one_thread_and_gives_it_back(which):
-    """OpenBLAS's threads spin after each call and take the compiled loop's cores: during a
-    compiled fit (its input check, its epochs, the validation score after each) NumPy's own
-    OpenBLAS runs on one thread; the NumPy path keeps every thread; both restore it."""
+    """OpenBLAS's threads spin after each call and take the compiled loop's cores: in every
+    epoch of a compiled fit (seen where the validation score has just run) NumPy's own
+    OpenBLAS is on one thread; the NumPy path keeps every thread; both restore it."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from bprop.callbacks import Callback
 
@@ -484,7 +484,13 @@ def test_a_compiled_run_holds_numpy_s_openblas_to_one_thread_and_gives_it_back(w
     assert numpy_openblas_threads() == before
 
 
-def test_overlapping_holds_give_numpy_s_openblas_back_when_the_last_ends():
+def test_overlapping_runs_share_the_first_hold_which_gives_the_threads_back():
+    """Two runs in two Python threads: the first holds NumPy's OpenBLAS, the second
+    shares it, and the first gives it back when it ends, in its own thread (threadpoolctl
+    lets only the thread that set OpenBLAS's count change it); after both, a new run
+    holds again."""
+    import threading
+
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from bprop.kernels.blas import numpy_blas_one_thread
 
@@ -495,14 +501,32 @@ def test_overlapping_holds_give_numpy_s_openblas_back_when_the_last_ends():
     before = threads()
     if not before or max(before) < 2:
         pytest.skip("no OpenBLAS on two or more threads here")
-    first, second = numpy_blas_one_thread(), numpy_blas_one_thread()
-    first.__enter__()
-    held = threads()
-    second.__enter__()
-    first.__exit__(None, None, None)         # the first run ends while the second trains
-    assert threads() == held and min(held) == 1
-    second.__exit__(None, None, None)
-    assert threads() == before
+    first, second, again = numpy_blas_one_thread(), numpy_blas_one_thread(), numpy_blas_one_thread()
+    entered, leave, seen = threading.Event(), threading.Event(), {}
+
+    def first_run():
+        with first:
+            seen["held"] = threads()
+            entered.set()
+            leave.wait(30)
+
+    worker = threading.Thread(target=first_run)
+    worker.start()
+    try:
+        assert entered.wait(30)
+        with second:                          # the second run starts while the first trains,
+            leave.set()                       # and the first ends before it
+            worker.join(30)
+            seen["after first"] = threads()
+        seen["after both"] = threads()
+        with again:
+            seen["again"] = threads()
+    finally:
+        leave.set()
+        worker.join(30)
+    assert min(seen["held"]) == 1
+    assert seen["after first"] == seen["after both"] == before
+    assert min(seen["again"]) == 1 and threads() == before
 
 
 # ---- choosing the path -------------------------------------------------------------------

@@ -99,56 +99,62 @@ class one_thread:
 
 
 class numpy_blas_one_thread:
-    """A context manager for a compiled training run: NumPy's own OpenBLAS on one thread
-    inside the block (through threadpoolctl; nothing if it is not installed).
+    """A context manager for a compiled training run: NumPy's OpenBLAS on one thread inside
+    the block (every OpenBLAS when the kernels call MKL; with SciPy's BLAS, only an OpenBLAS
+    inside NumPy's own folders, so never the kernels' own), through threadpoolctl.
 
-    OpenBLAS's threads spin for about 0.1 s after each call before they sleep, and on a
-    machine with as many cores as the loop has threads they take those cores' time from
-    it: one product of the input check's 256 rows before recipe B's epoch made that epoch
-    1.25x as long (0.19 s against 0.15). A compiled run makes NumPy's BLAS calls only
-    outside its loops -- that check, and the validation score after each epoch -- and
-    these small products lose little on one thread. The kernels' own BLAS is left alone:
-    with ``BLAS == "scipy"`` only an OpenBLAS inside NumPy's own folders is held. Blocks
-    may overlap (runs in several threads): the first in holds, the last out gives back."""
+    OpenBLAS's threads spin after each call before they sleep, on the cores the compiled
+    loop needs: recipe B's one-epoch ``fit``, whose input check makes one small product,
+    took 1.3x as long without this. The setting is the process's: NumPy's products in
+    other threads meanwhile run on one thread too. Runs that overlap (in several Python
+    threads) share the first one's hold, which that run gives back when it ends, in its
+    own thread, as threadpoolctl requires. Nothing is held if threadpoolctl is missing or
+    fails: training never depends on it."""
 
     _lock = threading.Lock()
-    _inside = 0
-    _held = []     # (library, its thread count before)
+    _holder = None   # the block that holds, and gives back
 
     def __enter__(self):
+        self.held = []
         cls = type(self)
         with cls._lock:
-            if cls._inside == 0:
-                cls._held = _hold_numpy_openblas()
-            cls._inside += 1
+            if cls._holder is None:
+                cls._holder = self
+                self.held = _hold_numpy_openblas()
         return self
 
     def __exit__(self, *exception):
         cls = type(self)
         with cls._lock:
-            cls._inside -= 1
-            if cls._inside == 0:
-                for library, threads in cls._held:
+            if cls._holder is not self:
+                return
+            cls._holder = None
+            for library, threads in self.held:
+                try:
                     library.set_num_threads(threads)
-                cls._held = []
+                    library.clear_controlling_thread()   # (threadpoolctl 3.6+) let any
+                except Exception:                         # thread set it again
+                    pass
 
 
 def _hold_numpy_openblas():
-    """Set NumPy's OpenBLAS (every OpenBLAS when the kernels call MKL) to one thread;
-    returns [(library, its thread count before)]."""
+    """Set NumPy's OpenBLAS (see ``numpy_blas_one_thread``) to one thread; returns
+    [(library, its thread count before)]."""
+    held = []
     try:
         from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return []
-    numpy_folders = _numpy_folders()
-    held = []
-    for library in ThreadpoolController().lib_controllers:
-        if library.internal_api != "openblas" or library.num_threads <= 1:
-            continue
-        if BLAS != "mkl" and not os.path.realpath(library.filepath).startswith(numpy_folders):
-            continue
-        held.append((library, library.num_threads))
-        library.set_num_threads(1)
+
+        numpy_folders = _numpy_folders()
+        for library in ThreadpoolController().lib_controllers:
+            threads = library.num_threads
+            if library.internal_api != "openblas" or not isinstance(threads, int) or threads <= 1:
+                continue
+            if BLAS != "mkl" and not os.path.realpath(library.filepath).startswith(numpy_folders):
+                continue
+            library.set_num_threads(1)
+            held.append((library, threads))
+    except Exception:   # ImportError, or a threadpoolctl that cannot: train without the hold
+        pass
     return held
 
 
