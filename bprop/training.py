@@ -180,22 +180,6 @@ class Trainer:
         X = validation.inputs(X, network.sizes[0], network.dtype)
         Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
                                        network.is_classifier, cost=network.cost)
-        n = len(X)
-        batch_size = min(self.batch_size, n)
-        self.kernels_used = kernels.choose(self.kernels, network.sizes, n, self.epochs, batch_size)
-        quiet = contextlib.nullcontext()
-        if self.kernels_used == "numba":   # NumPy's BLAS on one thread (see blas.py)
-            from bprop.kernels.blas import numpy_blas_one_thread
-
-            quiet = numpy_blas_one_thread()
-        with quiet:
-            return self._run(X, Y, labels, n, batch_size, validation_data)
-
-    def _run(self, X, Y, labels, n, batch_size, validation_data):
-        network = self.network
-        validation.warn_if_unscaled(X, network.weights[0], network.biases[0], network.activations[0].name)
-        self.has_labels = labels is not None
-        self.monitor = monitor_for(self.monitor, self.has_labels)
         validation_set = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -210,6 +194,23 @@ class Trainer:
         if getattr(self.schedule, "name", None) == "plateau" and (validation_set is None or validation_set[2] is None):
             raise InputError("the 'plateau' schedule watches validation accuracy: pass "
                              "validation_data with class labels")
+        n = len(X)
+        batch_size = min(self.batch_size, n)
+        self.kernels_used = kernels.choose(self.kernels, network.sizes, n, self.epochs, batch_size)
+        quiet = contextlib.nullcontext()
+        if self.kernels_used == "numba":   # NumPy's BLAS on one thread (see blas.py)
+            from bprop.kernels.blas import numpy_blas_one_thread
+
+            quiet = numpy_blas_one_thread()
+        with quiet:
+            return self._run(X, Y, labels, n, batch_size, validation_set)
+
+    def _run(self, X, Y, labels, n, batch_size, validation_set):
+        network = self.network
+        # (inside the hold: its one product leaves no OpenBLAS threads spinning on the loop's cores)
+        validation.warn_if_unscaled(X, network.weights[0], network.biases[0], network.activations[0].name)
+        self.has_labels = labels is not None
+        self.monitor = monitor_for(self.monitor, self.has_labels)
 
         n_batches = math.ceil(n / batch_size)
         self._require_memory(n, batch_size)

@@ -4,6 +4,7 @@ Each check raises ``InputError`` (a ValueError) with a message that names what i
 and what was expected, so no user meets a NumPy broadcasting traceback.
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -68,7 +69,19 @@ def warn_if_unscaled(X, w, b, activation="sigmoid", rows=256):
             f"weighted inputs z start at a median |z| of {median:.3g}, so its {activation} units "
             f"{'saturate and training stalls' if activation in ('sigmoid', 'tanh') else 'give huge outputs and training is unstable'}; "
             "scale the features first (e.g. to mean 0 and variance 1)",
-            UserWarning, stacklevel=5)
+            UserWarning, stacklevel=_outside_bprop())
+
+
+def _outside_bprop():
+    """The ``stacklevel`` for a warning raised here that names the first caller outside
+    the bprop package: the user's line that started training, however deep the call."""
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1     # level 1: the function that calls warnings.warn
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 SHARED_CHECK_BYTES = 16 << 20  # data at least this large is checked on several threads

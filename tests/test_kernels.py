@@ -596,6 +596,22 @@ def test_a_bad_environment_variable_is_refused_with_what_to_do(monkeypatch):
         kernels.choose("auto", [2, 2], 4, 1, 1)
 
 
+def test_a_run_s_own_arguments_are_checked_before_the_kernels_are_chosen(monkeypatch):
+    """The fit call's own problems come first, and a refused run says no path ran."""
+    from bprop.training import Trainer
+
+    monkeypatch.setenv(kernels.ENVIRONMENT_VARIABLE, "fast")   # would be refused when chosen
+    X, y = _data([6, 5, 4], "float64")
+    trainer = Trainer(bprop.Network([6, 5, 4], seed=0), epochs=1, early_stopping=2)
+    with pytest.raises(InputError, match="early_stopping needs validation_data"):
+        trainer.run(X, y)
+    with pytest.raises(InputError, match=r"validation_data must be a pair \(X_val, y_val\)"):
+        trainer.run(X, y, validation_data=X)
+    assert trainer.kernels_used is None
+    with pytest.raises(InputError, match="BPROP_KERNELS='fast' is not one of"):
+        trainer.run(X, y, validation_data=(X, y))
+
+
 def test_an_unknown_kernels_option_is_refused():
     net = bprop.Network([2, 3, 2], seed=0)
     with pytest.raises(InputError, match="unknown kernels 'fast'"):

@@ -84,6 +84,23 @@ def test_features_large_enough_to_saturate_the_first_layer_are_warned_about():
         network.fit(X, y, epochs=1)
 
 
+def test_the_unscaled_features_warning_names_the_caller_s_line_not_bprop_s():
+    import warnings
+
+    from bprop.sklearn import BPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((200, 3)) * 1e6, rng.integers(0, 2, 200)
+    calls = [lambda: Network([3, 4, 2], "sigmoid", "cross_entropy", seed=0).fit(X, y, epochs=1),
+             lambda: BPClassifier(hidden=(4,), epochs=1).fit(X, y)]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        [warning] = [w for w in caught if "features are large" in str(w.message)]
+        assert warning.filename == __file__, warning.filename
+
+
 def test_train_warns_about_unscaled_features_in_one_line(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", X=(rng.random((300, 4)) * 1e6).astype(np.float32), y=rng.integers(0, 2, 300))
