@@ -81,6 +81,46 @@ def test_one_thread_holds_mkl_to_one_thread_and_restores_both_settings():
         mkl.MKL_Set_Num_Threads(global_count)
 
 
+@needs_mkl
+def test_overlapping_holds_of_every_thread_give_mkl_s_count_back_when_the_last_leaves():
+    """Two split runs in two Python threads, the first ending first: MKL stays on one
+    thread until the second ends, then has its own count again (not the held 1)."""
+    import threading
+
+    if blas.BLAS != "mkl":
+        pytest.skip("BPROP_BLAS chose SciPy's BLAS for this run")
+    mkl = blas._mkl
+    global_count = mkl.MKL_Get_Max_Threads()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with blas.one_thread(every_thread=True):
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with blas.one_thread(every_thread=True):
+            second_in.set()
+            first_out.wait(10)
+            mkl.MKL_Set_Num_Threads_Local(0)
+            seen["after the first left"] = mkl.MKL_Get_Max_Threads()
+            mkl.MKL_Set_Num_Threads_Local(1)
+
+    try:
+        threads = [threading.Thread(target=first), threading.Thread(target=second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert seen == {"after the first left": 1}
+        assert mkl.MKL_Get_Max_Threads() == global_count > 0
+    finally:
+        mkl.MKL_Set_Num_Threads(global_count)
+
+
 @pytest.mark.parametrize("choice", ["scipy", "SciPy ", "auto", ""])
 def test_the_environment_variable_chooses_the_blas(choice):
     done = _python("from bprop.kernels import blas; print(blas.BLAS)", BPROP_BLAS=choice)

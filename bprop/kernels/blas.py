@@ -74,26 +74,40 @@ class one_thread:
     The whole loop's products are small: on the book's network two MKL threads made an
     epoch 1.9x slower than one, on recipe B 1.2-1.5x. By default this holds only the
     calling thread (MKL's thread-local setting); ``every_thread=True`` sets MKL's global
-    count too, for ``split.py``, whose parts call MKL from numba's threads (two such
-    blocks at once in two Python threads would restore each other's count: train one
-    network at a time per process there). Both settings are restored on leaving."""
+    count too, for ``split.py``, whose parts call MKL from numba's threads. Both settings
+    are restored on leaving; the global one when the last of the blocks that overlap (in
+    several Python threads) leaves, to what it was before the first came in."""
+
+    _lock = threading.Lock()
+    _holding = 0            # blocks, in any thread, that hold the global count at 1 ...
+    _global_before = None   # ... and the count they give back
 
     def __init__(self, every_thread=False):
         self.every_thread = every_thread
 
     def __enter__(self):
-        self.before = self.before_global = None
+        self.before = None
+        self.holds_global = False
         if _mkl is not None:
+            cls = type(self)
             self.before = _mkl.MKL_Set_Num_Threads_Local(0)   # 0: none; returns the one in force
             if self.every_thread:
-                self.before_global = _mkl.MKL_Get_Max_Threads()   # the global count, now
-                _mkl.MKL_Set_Num_Threads(1)
+                with cls._lock:
+                    if cls._holding == 0:
+                        cls._global_before = _mkl.MKL_Get_Max_Threads()   # the global count
+                        _mkl.MKL_Set_Num_Threads(1)
+                    cls._holding += 1
+                self.holds_global = True
             _mkl.MKL_Set_Num_Threads_Local(1)
         return self
 
     def __exit__(self, *exception):
-        if self.before_global is not None:
-            _mkl.MKL_Set_Num_Threads(self.before_global)
+        if self.holds_global:
+            cls = type(self)
+            with cls._lock:
+                cls._holding -= 1
+                if cls._holding == 0:
+                    _mkl.MKL_Set_Num_Threads(cls._global_before)
         if self.before is not None:
             _mkl.MKL_Set_Num_Threads_Local(self.before)
 
