@@ -150,6 +150,34 @@ def test_ragged_rows(tmp_path):
     refuses(write_csv(tmp_path / "a.csv", "1,2,0\n3,0\n"), "row 2 has 2 cells but row 1 has 3")
 
 
+def test_a_csv_read_from_a_pipe_keeps_every_row(tmp_path):
+    """A pipe can be read only once: nothing may read ahead of the CSV reader
+    (``csv:<(zcat data.csv.gz)``)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    text = "a,b,label\n" + "".join(f"{i},{i % 7},{'xy'[i % 2]}\n" for i in range(20000))
+
+    def write():
+        with open(fifo, "w") as f:
+            f.write(text)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    X, y = all_examples(load_dataset(f"csv:{fifo}"))
+    writer.join(10)
+    assert len(X) == 20000 and sorted(X[:, 0].tolist()) == list(range(20000))
+    assert all(int(a) % 2 == label for a, label in zip(X[:, 0], y))
+
+
+def test_lines_ended_by_a_lone_carriage_return_load(tmp_path):
+    path = write_csv(tmp_path / "d.csv", "a,b,label\r" + "".join(f"{i},1,{i % 3}\r" for i in range(3000)))
+    X, y = all_examples(load_dataset(f"csv:{path}"))
+    assert sorted(X[:, 0].tolist()) == list(range(3000)) and all(int(a) % 3 == c for a, c in zip(X[:, 0], y))
+
+
 def test_empty_file_and_header_only(tmp_path):
     refuses(write_csv(tmp_path / "a.csv", ""), "holds no rows")
     refuses(write_csv(tmp_path / "b.csv", "a,b,label\n"), "no examples")

@@ -320,9 +320,26 @@ def test_a_csv_data_set_larger_than_memory_can_parse_is_refused_before_reading(t
     error, peak = _peak_during(load_dataset, f"csv:{path}")
     assert isinstance(error, DataError) and "needs 11.4 MB of memory" in str(error)
     assert "npz:PATH" in str(error) and peak < 2 << 20  # refused before its rows were read
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))   # lines ended by a lone \r
+    error, _ = _peak_during(load_dataset, f"csv:{path}")
+    assert isinstance(error, DataError) and "needs 11.4 MB of memory" in str(error)
     monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(10 ** 8))
     error, peak = _peak_during(load_dataset, f"csv:{path}")
     assert error is None and peak <= 11.4e6              # and the estimate holds
+
+
+def test_a_csv_s_long_class_names_are_counted_too(tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    name = "a class name thirty-three letters"
+    path.write_text("a,b,label\n" + f"0.5,0.25,{name} 1\n0.125,0.75,{name} 0\n" * 50000)
+    from bprop.data import load_dataset
+
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(3 * 10 ** 7))   # the features' 11.4 MB fit
+    error, _ = _peak_during(load_dataset, f"csv:{path}")
+    assert isinstance(error, DataError) and "100,000, up to 35 characters) needs 42 MB" in str(error)
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(10 ** 8))
+    error, peak = _peak_during(load_dataset, f"csv:{path}")
+    assert error is None and peak <= 11.4e6 + 42.0e6
 
 
 def test_a_csv_file_is_streamed_into_its_matrix_not_held_as_text(tmp_path):

@@ -1,6 +1,8 @@
 """Numeric CSV files: one example per row, one column of class labels."""
 import csv
 import itertools
+import os
+import stat
 
 import numpy as np
 
@@ -74,15 +76,11 @@ def _read(path, handle, column):
     feature_indices = [i for i in range(width) if i != label_index]
     if not feature_indices:
         raise DataError(f"{path}: the only column is the label; the examples need feature columns")
-    capacity = _line_count(path)     # at least the rows, unless a lone \r ends some (then grown)
-    try:
-        memory.require(capacity * (BYTES_PER_FEATURE * len(feature_indices) + BYTES_PER_ROW),
-                       f"reading {path} ({capacity:,} rows of {len(feature_indices)} features)",
-                       "save the data with np.savez and load it as npz:PATH")
-    except InputError as error:
-        raise DataError(str(error)) from None
-    X = np.empty((max(capacity, 1), len(feature_indices)), np.float32)
-    labels, names = [], {}
+    capacity = _line_count(path, handle)   # None for a pipe: the matrix grows as rows come
+    _require(path, f"reading {path} (up to {capacity or 0:,} rows of {len(feature_indices)} features)",
+             (capacity or 0) * (BYTES_PER_FEATURE * len(feature_indices) + BYTES_PER_ROW))
+    X = np.empty((capacity or 1024, len(feature_indices)), np.float32)
+    labels, names, longest = [], {}, 0
     n = 0
     for line, row in (rows if headers is not None else itertools.chain([first], rows)):
         if len(row) != width:
@@ -106,11 +104,23 @@ def _read(path, handle, column):
             raise DataError(
                 f"{path}: row {line}, column {_column_name(headers, label_index)}: the label is empty"
             )
-        labels.append(names.setdefault(label, label))
+        if label not in names:
+            names[label] = label
+            longest = max(longest, len(label))
+        labels.append(names[label])
         n += 1
     if n == 0:
         raise DataError(f"{path}: the file has a header but no examples")
+    # The labels become arrays of their longest name (4 bytes a character, three copies).
+    _require(path, f"the labels of {path} ({n:,}, up to {longest} characters)", 12 * longest * n)
     return X[:n], labels, headers, label_index
+
+
+def _require(path, what, nbytes):
+    try:
+        memory.require(nbytes, what, "save the data with np.savez and load it as npz:PATH")
+    except InputError as error:
+        raise DataError(str(error)) from None
 
 
 def _rows(reader):
@@ -120,14 +130,20 @@ def _rows(reader):
             yield reader.line_num, row
 
 
-def _line_count(path, chunk=1 << 18):
-    """The file's line count (its newlines, plus a last line without one)."""
-    count, last = 0, b"\n"
-    with open(path, "rb") as f:
+def _line_count(path, handle, chunk=1 << 18):
+    """An upper bound on the rows of ``path``, open as ``handle``: its line count, lines
+    ended by \\n, \\r\\n or a lone \\r, plus a last line without an end. None if it is not
+    a regular file (a pipe can be read only once)."""
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        return None
+    newlines = returns = 0
+    last = b"\n"
+    with open(path, "rb") as f:                     # a second reader: the CSV reader's stays put
         while block := f.read(chunk):
-            count += block.count(b"\n")
+            newlines += block.count(b"\n")
+            returns += block.count(b"\r")
             last = block[-1:]
-    return count + (last != b"\n")
+    return max(newlines, returns) + (last not in (b"\n", b"\r"))
 
 
 def _is_number(cell):
