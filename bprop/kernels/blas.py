@@ -76,7 +76,9 @@ class one_thread:
     calling thread (MKL's thread-local setting); ``every_thread=True`` sets MKL's global
     count too, for ``split.py``, whose parts call MKL from numba's threads. Both settings
     are restored on leaving; the global one when the last of the blocks that overlap (in
-    several Python threads) leaves, to what it was before the first came in."""
+    several Python threads) leaves, to what it was before the first came in. Meanwhile
+    MKL runs on one thread wherever no thread-local count says otherwise: a run of the
+    threaded loop in another Python thread then has one MKL thread too."""
 
     _lock = threading.Lock()
     _holding = 0            # blocks, in any thread, that hold the global count at 1 ...
@@ -89,25 +91,23 @@ class one_thread:
         self.before = None
         self.holds_global = False
         if _mkl is not None:
-            cls = type(self)
             self.before = _mkl.MKL_Set_Num_Threads_Local(0)   # 0: none; returns the one in force
             if self.every_thread:
-                with cls._lock:
-                    if cls._holding == 0:
-                        cls._global_before = _mkl.MKL_Get_Max_Threads()   # the global count
+                with one_thread._lock:
+                    if one_thread._holding == 0:
+                        one_thread._global_before = _mkl.MKL_Get_Max_Threads()   # the global count
                         _mkl.MKL_Set_Num_Threads(1)
-                    cls._holding += 1
-                self.holds_global = True
+                    one_thread._holding += 1
+                    self.holds_global = True
             _mkl.MKL_Set_Num_Threads_Local(1)
         return self
 
     def __exit__(self, *exception):
         if self.holds_global:
-            cls = type(self)
-            with cls._lock:
-                cls._holding -= 1
-                if cls._holding == 0:
-                    _mkl.MKL_Set_Num_Threads(cls._global_before)
+            with one_thread._lock:
+                one_thread._holding -= 1
+                if one_thread._holding == 0:
+                    _mkl.MKL_Set_Num_Threads(one_thread._global_before)
         if self.before is not None:
             _mkl.MKL_Set_Num_Threads_Local(self.before)
 
