@@ -177,6 +177,7 @@ class Trainer:
     # ---- the loop -------------------------------------------------------------------
     def run(self, X, y, validation_data=None):
         network = self.network
+        self.kernels_used = self.blas_used = None      # until this run has chosen
         X = validation.inputs(X, network.sizes[0], network.dtype)
         Y, labels = validation.targets(y, len(X), network.sizes[-1], network.dtype,
                                        network.is_classifier, cost=network.cost)
@@ -194,8 +195,11 @@ class Trainer:
         if getattr(self.schedule, "name", None) == "plateau" and (validation_set is None or validation_set[2] is None):
             raise InputError("the 'plateau' schedule watches validation accuracy: pass "
                              "validation_data with class labels")
+        self.has_labels = labels is not None
+        self.monitor = monitor_for(self.monitor, self.has_labels)
         n = len(X)
         batch_size = min(self.batch_size, n)
+        self._require_memory(n, batch_size)
         self.kernels_used = kernels.choose(self.kernels, network.sizes, n, self.epochs, batch_size)
         quiet = contextlib.nullcontext()
         if self.kernels_used == "numba":   # NumPy's BLAS on one thread (see blas.py)
@@ -209,11 +213,7 @@ class Trainer:
         network = self.network
         # (inside the hold: its one product leaves no OpenBLAS threads spinning on the loop's cores)
         validation.warn_if_unscaled(X, network.weights[0], network.biases[0], network.activations[0].name)
-        self.has_labels = labels is not None
-        self.monitor = monitor_for(self.monitor, self.has_labels)
-
         n_batches = math.ceil(n / batch_size)
-        self._require_memory(n, batch_size)
         self._compiled = None
         if self.kernels_used == "numba":
             self._compiled = kernels.compiled_training(network, self.optimizer, self.l2, n,

@@ -74,7 +74,9 @@ def warn_if_unscaled(X, w, b, activation="sigmoid", rows=256):
 
 def _outside_bprop():
     """The ``stacklevel`` for a warning raised here that names the first caller outside
-    the bprop package: the user's line that started training, however deep the call."""
+    the bprop package, however deep the call (as matplotlib's ``warn_external``): the
+    user's own line when they call bprop, a library's when it does (scikit-learn's
+    ``Pipeline``, say)."""
     import sys
 
     package = os.path.dirname(os.path.abspath(__file__)) + os.sep

@@ -610,6 +610,14 @@ def test_a_run_s_own_arguments_are_checked_before_the_kernels_are_chosen(monkeyp
     assert trainer.kernels_used is None
     with pytest.raises(InputError, match="BPROP_KERNELS='fast' is not one of"):
         trainer.run(X, y, validation_data=(X, y))
+    with pytest.raises(InputError, match="the 'plateau' schedule watches validation accuracy"):
+        bprop.Network([6, 5, 4], seed=0).fit(X, y, epochs=1, schedule="plateau")
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", "1000")
+    monkeypatch.delenv(kernels.ENVIRONMENT_VARIABLE)
+    trainer = Trainer(bprop.Network([6, 5, 4], seed=0), epochs=1, kernels="numba")
+    with pytest.raises(InputError, match="needs .* of memory"):
+        trainer.run(X, y)
+    assert trainer.kernels_used is None and trainer.blas_used is None
 
 
 def test_an_unknown_kernels_option_is_refused():
