@@ -101,6 +101,22 @@ def test_the_unscaled_features_warning_names_the_caller_s_line_not_bprop_s():
         assert warning.filename == __file__, warning.filename
 
 
+def test_the_command_s_one_line_warnings_end_with_the_command(tmp_path):
+    """main() in a caller's process (one line while it runs: the test below) leaves the
+    caller's own warnings in Python's form afterwards."""
+    import warnings
+
+    from bprop.cli import main
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=(rng.random((300, 4)) * 1e6).astype(np.float32), y=rng.integers(0, 2, 300))
+    before = warnings.formatwarning
+    with pytest.warns(UserWarning, match="features are large"):
+        assert main(["train", "--dataset", f"npz:{tmp_path / 'd.npz'}", "--epochs", "1", "--no-plots",
+                     "--quiet", "--out", str(tmp_path / "run")]) == 0
+    assert warnings.formatwarning is before
+
+
 def test_train_warns_about_unscaled_features_in_one_line(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", X=(rng.random((300, 4)) * 1e6).astype(np.float32), y=rng.integers(0, 2, 300))

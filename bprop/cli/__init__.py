@@ -36,10 +36,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import warnings
 
-    from bprop.errors import BpropError, TrainingInterrupted, UsageError
-
-    # A warning is one line too: "bprop train: warning: ...", not a file name and source line.
+    # A warning is one line too: "bprop train: warning: ...", not a file name and source line
+    # (for this command only: a caller of main() in its own process gets its own back).
+    formatwarning = warnings.formatwarning
     warnings.formatwarning = lambda message, *rest, **kw: f"bprop {args.command}: warning: {message}\n"
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _run(args):
+    """The command, with its errors as one line and an exit status."""
+    from bprop.errors import BpropError, TrainingInterrupted, UsageError
 
     try:
         return args.run(args) or 0
