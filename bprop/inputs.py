@@ -125,8 +125,7 @@ def _read_csv(path):
             elif len(values) != width:
                 raise DataError(f"{path}, line {number}: {len(values)} values, but line {lines[0]} has {width}")
             if n == len(X):
-                memory.require(2 * X.nbytes, f"{path}'s rows (as float64)", "predict on fewer rows at a time")
-                X = np.concatenate([X, np.empty_like(X)])
+                X = memory.doubled(X, f"{path}'s rows (as float64)", "predict on fewer rows at a time")
             X[n] = values
             lines.append(number)
             n += 1

@@ -54,6 +54,15 @@ def require(nbytes, what, advice=""):
                          f"({human(limit)}){'; ' + advice if advice else ''}")
 
 
+def doubled(X, what, advice=""):
+    """``X`` with room for twice its rows (its own first), once ``require`` allows the two:
+    for a matrix filled row by row from a file whose row count is not known ahead."""
+    import numpy as np
+
+    require(2 * X.nbytes, what, advice)
+    return np.concatenate([X, np.empty_like(X)])
+
+
 def parameter_count(sizes):
     """Weights and biases of a fully connected network with these layer sizes."""
     return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))

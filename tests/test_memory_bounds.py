@@ -328,6 +328,30 @@ def test_a_csv_data_set_larger_than_memory_can_parse_is_refused_before_reading(t
     assert error is None and peak <= 11.4e6              # and the estimate holds
 
 
+def test_a_csv_read_from_a_pipe_is_checked_as_its_matrix_grows(tmp_path, monkeypatch):
+    """A pipe's row count is not known ahead: each doubling of the matrix is checked."""
+    import threading
+
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+
+    def write():
+        try:
+            with open(fifo, "w") as f:
+                f.write("a,b,label\n" + "0.5,0.25,1\n" * 100000)
+        except BrokenPipeError:    # the reader stopped at the refusal
+            pass
+
+    monkeypatch.setenv("BPROP_MEMORY_LIMIT", str(10 ** 5))
+    from bprop.data import load_dataset
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    with pytest.raises(DataError, match=r"rows.csv's rows \(as float32\) needs .* of memory.*npz:PATH"):
+        load_dataset(f"csv:{fifo}")
+    writer.join(10)
+
+
 def test_a_csv_s_long_class_names_are_counted_too(tmp_path, monkeypatch):
     path = tmp_path / "d.csv"
     name = "a class name thirty-three letters"

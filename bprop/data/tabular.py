@@ -47,6 +47,8 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
         raise DataError(f"{path}: not UTF-8 text (byte {error.start}); save the CSV as UTF-8") from None
     except (csv.Error, OSError) as error:
         raise DataError(f"{path}: not a readable CSV file ({error})") from None
+    except InputError as error:   # memory.require: more than the machine has
+        raise DataError(str(error)) from None
     X = check_features(X, path)
     y, class_names = encode_labels(_label_array(labels), path)
     train, validation, test = split_shuffled(X, y, validation_size, seed, path)
@@ -59,6 +61,7 @@ def load_csv(path, column=None, validation_size=None, seed=0, name=None):
 # of the labels' arrays (measured: 57 bytes on 100,000 rows of 2 numbers and 2 classes).
 BYTES_PER_FEATURE = 9
 BYTES_PER_ROW = 96
+ADVICE = "save the data with np.savez and load it as npz:PATH"
 
 
 def _read(path, handle, column):
@@ -77,8 +80,9 @@ def _read(path, handle, column):
     if not feature_indices:
         raise DataError(f"{path}: the only column is the label; the examples need feature columns")
     capacity = _line_count(path, handle)   # None for a pipe: the matrix grows as rows come
-    _require(path, f"reading {path} (up to {capacity or 0:,} rows of {len(feature_indices)} features)",
-             (capacity or 0) * (BYTES_PER_FEATURE * len(feature_indices) + BYTES_PER_ROW))
+    memory.require((capacity or 0) * (BYTES_PER_FEATURE * len(feature_indices) + BYTES_PER_ROW),
+                   f"reading {path} (up to {capacity or 0:,} rows of {len(feature_indices)} features)",
+                   ADVICE)
     X = np.empty((capacity or 1024, len(feature_indices)), np.float32)
     labels, names, longest = [], {}, 0
     n = 0
@@ -89,7 +93,7 @@ def _read(path, handle, column):
                 "every row needs the same columns"
             )
         if n == len(X):
-            X = np.concatenate([X, np.empty_like(X)])
+            X = memory.doubled(X, f"{path}'s rows (as float32)", ADVICE)
         try:
             with np.errstate(over="ignore"):   # too large for float32: inf, refused by check_features
                 X[n] = [float(row[i]) for i in feature_indices]
@@ -112,15 +116,8 @@ def _read(path, handle, column):
     if n == 0:
         raise DataError(f"{path}: the file has a header but no examples")
     # The labels become arrays of their longest name (4 bytes a character, three copies).
-    _require(path, f"the labels of {path} ({n:,}, up to {longest} characters)", 12 * longest * n)
+    memory.require(12 * longest * n, f"the labels of {path} ({n:,}, up to {longest} characters)", ADVICE)
     return X[:n], labels, headers, label_index
-
-
-def _require(path, what, nbytes):
-    try:
-        memory.require(nbytes, what, "save the data with np.savez and load it as npz:PATH")
-    except InputError as error:
-        raise DataError(str(error)) from None
 
 
 def _rows(reader):
