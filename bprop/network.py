@@ -65,6 +65,9 @@ class Network:
     dtype : {"float64", "float32"}
     seed : int, optional
         Seeds the initial weights and, unless ``fit`` is given its own, training.
+    parameters : (weights, biases), optional
+        Start from these arrays (shapes checked, values copied in ``dtype``) instead of
+        drawing initial ones: what ``copy`` and ``load`` do.
 
     Attributes
     ----------
@@ -79,7 +82,7 @@ class Network:
     """
 
     def __init__(self, sizes, activation="sigmoid", cost="quadratic", init=None,
-                 dtype="float64", seed=None):
+                 dtype="float64", seed=None, *, parameters=None):
         sizes = list(sizes) if isinstance(sizes, (list, tuple, np.ndarray)) else sizes
         if not isinstance(sizes, list) or len(sizes) < 2:
             raise InputError(f"sizes must be a list of at least two layer sizes, like [784, 30, 10]; got {sizes!r}")
@@ -109,8 +112,11 @@ class Network:
         memory.require(memory.parameter_count(self.sizes) * self.dtype.itemsize,
                        f"a network of sizes {self.sizes} ({memory.parameter_count(self.sizes):,} "
                        f"{self.dtype.name} weights and biases)", "choose smaller layers")
-        self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
-                                                        np.random.default_rng(seed))
+        if parameters is None:
+            self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
+                                                            np.random.default_rng(seed))
+        else:
+            self.set_parameters(*parameters)
         self._workspaces = {}
         self.class_names = None
         self.image_format = None
@@ -327,12 +333,12 @@ class Network:
         io.save(self, path)
 
     def copy(self, dtype=None):
-        """An independent network with the same layers, cost, parameters, class names and
-        image format, in ``dtype`` if given (the float64 twin that gradient checks and
+        """An independent network with the same layers, cost, parameters, seed, class names
+        and image format, in ``dtype`` if given (the float64 twin that gradient checks and
         traces compute on). The activation objects are shared, so a leaky slope carries over."""
         twin = Network(self.sizes, list(self.activations), self.cost.name, init=self.init,
-                       dtype=self.dtype if dtype is None else dtype)
-        twin.set_parameters(self.weights, self.biases)
+                       dtype=self.dtype if dtype is None else dtype, seed=self.seed,
+                       parameters=(self.weights, self.biases))
         twin.class_names = None if self.class_names is None else list(self.class_names)
         twin.image_format = self.image_format
         return twin

@@ -357,3 +357,26 @@ def test_copy_is_an_independent_twin_in_the_dtype_asked_for():
     assert twin.weights[0][0, 0] != net.weights[0][0, 0] and net.class_names[0] == "a"
     X = np.random.default_rng(0).normal(size=(3, 4))
     np.testing.assert_allclose(net.copy(dtype="float64").predict_proba(X), net.predict_proba(X), rtol=1e-5)
+
+
+def test_copy_trains_as_the_original_does_from_its_seed():
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    y = (X[:, 0] > 0).astype(int)
+    net = Network([4, 5, 2], "sigmoid", seed=7)
+    net.weights[0][0, 0] = 0.5                        # parameters that the seed would not draw
+    twin = net.copy()
+    assert twin.seed == 7
+    net.fit(X, y, epochs=2, batch_size=8, learning_rate=0.5, kernels="numpy", verbose=0)
+    twin.fit(X, y, epochs=2, batch_size=8, learning_rate=0.5, kernels="numpy", verbose=0)
+    for ours, theirs in zip(twin.weights + twin.biases, net.weights + net.biases):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_network_can_start_from_given_parameters_and_checks_their_shapes():
+    w, b = [np.ones((3, 2)), np.zeros((1, 3))], [np.full(3, 0.5), np.zeros(1)]
+    net = Network([2, 3, 1], parameters=(w, b), dtype="float32")
+    assert net.weights[0].dtype == np.float32 and not np.shares_memory(net.weights[0], w[0])
+    np.testing.assert_array_equal(net.weights[0], w[0])
+    np.testing.assert_array_equal(net.biases[0], b[0])
+    with pytest.raises(bprop.InputError, match="layer 1: weights must have shape"):
+        Network([2, 3, 1], parameters=(w[:1] + [np.zeros((2, 3))], b))
