@@ -67,7 +67,7 @@ class Network:
         Seeds the initial weights and, unless ``fit`` is given its own, training.
     parameters : (weights, biases), optional
         Start from these arrays (shapes checked, values copied in ``dtype``) instead of
-        drawing initial ones: what ``copy`` and ``load`` do.
+        drawing initial ones, as ``copy`` does.
 
     Attributes
     ----------
