@@ -115,8 +115,10 @@ class Network:
         if parameters is None:
             self.weights, self.biases = _initial_parameters(self.sizes, self.init, self.dtype,
                                                             np.random.default_rng(seed))
-        else:
+        elif isinstance(parameters, (tuple, list)) and len(parameters) == 2:
             self.set_parameters(*parameters)
+        else:
+            raise InputError("parameters must be a pair (weights, biases) of lists of arrays")
         self._workspaces = {}
         self.class_names = None
         self.image_format = None

@@ -380,3 +380,5 @@ def test_a_network_can_start_from_given_parameters_and_checks_their_shapes():
     np.testing.assert_array_equal(net.biases[0], b[0])
     with pytest.raises(bprop.InputError, match="layer 1: weights must have shape"):
         Network([2, 3, 1], parameters=(w[:1] + [np.zeros((2, 3))], b))
+    with pytest.raises(bprop.InputError, match="parameters must be a pair"):
+        Network([2, 3, 1], parameters=(w, b, w))
